@@ -1,0 +1,33 @@
+"""The GraphQL schema: types, root Query/Mutation, and the extensions every request runs."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+
+from schema.errors import ErrorCodes
+from schema.mutation import Mutation
+from schema.query import Query
+from schema.types import Cohort, School
+
+MAX_QUERY_DEPTH = 12
+
+
+class MicrocredSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:  # type: ignore[override]
+        # ErrorCodes logs what is unexpected; client mistakes are not server errors.
+        return None
+
+
+schema = MicrocredSchema(
+    query=Query,
+    mutation=Mutation,
+    types=[School, Cohort],
+    extensions=[lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH), ErrorCodes],
+    config=StrawberryConfig(auto_camel_case=True),
+)
+
+
+def sdl() -> str:
+    return schema.as_str() + "\n"

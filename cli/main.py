@@ -1,0 +1,182 @@
+"""The `microcred` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from settings import get_settings
+
+T = TypeVar("T")
+
+
+def _run(coro: Awaitable[T]) -> T:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _progress_printer() -> Callable[[str, int, int], None]:
+    """Reports progress on stderr about ten times per kind, so long runs are never silent."""
+    last: dict[str, int] = {}
+
+    def report(kind: str, done: int, total: int) -> None:
+        step = max(total // 10, 1)
+        if done == total or done - last.get(kind, -step) >= step:
+            last[kind] = done
+            click.echo(f"  {kind}: {done}/{total}", err=True)
+
+    return report
+
+
+@click.group(help="microcred: PL micro-certifications and stats over GraphQL.")
+def main() -> None:
+    from app.logging import configure_logging
+
+    configure_logging(get_settings().log_level)
+
+
+@main.command(help="Upgrade the database to the latest schema (Alembic head).")
+def migrate() -> None:
+    from models.migrate import current, upgrade
+
+    url = get_settings().database_url
+    upgrade(url)
+    click.echo(f"database is at revision {current(url)}", err=True)
+
+
+@main.command(help="Migrate the database, then serve HTTP and websockets.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
+def serve(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from models.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ws_per_message_deflate=False,
+        proxy_headers=True,
+    )
+
+
+@main.command("import", help="Upsert districts, groups, users, modules... from a JSON file.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_file(file: Path) -> None:
+    from models.errors import BadInput
+    from models.services.importer import parse_import
+
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        _fail(f"{file} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
+    except UnicodeDecodeError:
+        _fail(f"{file} is not UTF-8 text")
+    try:
+        parsed = parse_import(raw)
+        report = _run(_apply(parsed))
+    except BadInput as exc:
+        _fail(f"{file} was not imported; nothing changed.\n{exc.message}")
+    click.echo(report.summary())
+
+
+async def _apply(parsed: Any) -> Any:
+    from models.db import Database
+    from models.services.importer import apply_import
+
+    db = Database(get_settings().database_url)
+    try:
+        async with db.write() as session:
+            return await apply_import(session, parsed, on_progress=_progress_printer())
+    finally:
+        await db.dispose()
+
+
+@main.command(help="Print a signed access token for a user, or for an integration.")
+@click.argument("user_key", required=False)
+@click.option("--ttl", type=click.IntRange(min=1), help="Lifetime in seconds.")
+@click.option("--integration", "integration", metavar="NAME", help="Mint an integration token.")
+@click.option("--district", metavar="KEY", help="The integration's district key.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(["stats:read", "progress:write", "roster:write"]),
+)
+def token(
+    user_key: str | None,
+    ttl: int | None,
+    integration: str | None,
+    district: str | None,
+    scopes: tuple[str, ...],
+) -> None:
+    from auth.tokens import DEFAULT_INTEGRATION_TTL, mint_integration_token, mint_user_token
+
+    settings = get_settings()
+    if integration:
+        if user_key:
+            _fail("give either USER_KEY or --integration, not both")
+        if not district or not scopes:
+            _fail("an integration token needs --district KEY and at least one --scope")
+        assert district is not None
+        if not _run(_exists("district", district)):
+            _fail(f'no district with key "{district}"')
+        click.echo(
+            mint_integration_token(
+                settings.jwt_secret, integration, district, scopes, ttl or DEFAULT_INTEGRATION_TTL
+            )
+        )
+        return
+    if not user_key:
+        _fail("give a USER_KEY, or --integration NAME --district KEY --scope S")
+    assert user_key is not None
+    if not _run(_exists("user", user_key)):
+        _fail(f'no user with key "{user_key}"')
+    click.echo(mint_user_token(settings.jwt_secret, user_key, ttl or settings.token_ttl))
+
+
+async def _exists(kind: str, key: str) -> bool:
+    from sqlalchemy import select
+
+    from models.db import Database
+    from models.tables import District, User
+
+    table = District if kind == "district" else User
+    db = Database(get_settings().database_url)
+    try:
+        async with db.read() as session:
+            found = await session.execute(select(table.id).where(table.key == key))
+            return found.first() is not None
+    finally:
+        await db.dispose()
+
+
+@main.command(help="Load a realistic demo district (idempotent).")
+def demo() -> None:
+    from cli.demo import load_demo
+    from models.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    click.echo(_run(load_demo(get_settings().database_url, echo=lambda m: click.echo(m, err=True))))
+
+
+@main.command(help="Print the GraphQL schema (SDL).")
+def schema() -> None:
+    from schema import sdl
+
+    click.echo(sdl(), nl=False)

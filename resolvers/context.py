@@ -1,0 +1,51 @@
+"""The per-request context: who is asking, the database, and fresh loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from auth.tokens import InvalidToken, bearer_token
+from auth.viewer import viewer_for_token
+from dataloaders.loaders import Loaders, build_loaders
+from models.db import Database
+from models.errors import Unauthenticated
+from models.rules.permissions import Viewer
+from settings import Settings
+
+
+@dataclass
+class Context:
+    db: Database
+    settings: Settings
+    viewer: Viewer | None
+    loaders: Loaders
+    # Why authentication failed, kept to tell the client once a field needs a viewer.
+    auth_problem: str | None = None
+    # Strawberry sets request/response/websocket attributes on the context it is given.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def require_viewer(self) -> Viewer:
+        if self.viewer is None:
+            raise Unauthenticated(
+                self.auth_problem
+                or 'Send an access token in the header "Authorization: Bearer <token>".'
+            )
+        return self.viewer
+
+    def fresh_loaders(self) -> None:
+        """Loaders cache for one request; a long-lived (websocket) context renews them."""
+        self.loaders = build_loaders(self.db, self.viewer.district_id if self.viewer else None)
+
+
+async def build_context(db: Database, settings: Settings, authorization: str | None) -> Context:
+    viewer: Viewer | None = None
+    problem: str | None = None
+    try:
+        token = bearer_token(authorization)
+        if token is not None:
+            viewer = await viewer_for_token(db, settings.jwt_secret, token)
+    except InvalidToken as exc:
+        problem = str(exc)
+    loaders = build_loaders(db, viewer.district_id if viewer else None)
+    return Context(db=db, settings=settings, viewer=viewer, loaders=loaders, auth_problem=problem)

@@ -1,0 +1,68 @@
+"""Mutations on learning progress: decode arguments, run the service, commit once."""
+
+from __future__ import annotations
+
+from models.services import progress as service
+from models.tables import User
+from resolvers.context import Context
+from resolvers.ids import decode_pk
+
+
+def _optional_user(user_id: str | None) -> int | None:
+    return None if user_id is None else decode_pk(user_id, "User", "userId")
+
+
+async def start_page(ctx: Context, page_id: str, user_id: str | None) -> service.ProgressOutcome:
+    viewer = ctx.require_viewer()
+    page_pk, user_pk = decode_pk(page_id, "Page", "pageId"), _optional_user(user_id)
+    async with ctx.db.write() as session:
+        return await service.start_page(session, viewer, page_pk, user_pk)
+
+
+async def complete_page(ctx: Context, page_id: str, user_id: str | None) -> service.ProgressOutcome:
+    viewer = ctx.require_viewer()
+    page_pk, user_pk = decode_pk(page_id, "Page", "pageId"), _optional_user(user_id)
+    async with ctx.db.write() as session:
+        return await service.complete_page(session, viewer, page_pk, user_pk)
+
+
+async def record_pre_assessment(
+    ctx: Context, user_id: str, module_id: str, score: float
+) -> service.PreAssessmentOutcome:
+    viewer = ctx.require_viewer()
+    user_pk = decode_pk(user_id, "User", "userId")
+    module_pk = decode_pk(module_id, "Module", "moduleId")
+    async with ctx.db.write() as session:
+        return await service.record_pre_assessment(session, viewer, user_pk, module_pk, score)
+
+
+async def review_submission(
+    ctx: Context, submission_id: str, approve: bool, feedback: str | None
+) -> service.ReviewOutcome:
+    viewer = ctx.require_viewer()
+    pk = decode_pk(submission_id, "Submission", "submissionId")
+    async with ctx.db.write() as session:
+        return await service.review_submission(session, viewer, pk, approve, feedback)
+
+
+async def record_login(ctx: Context) -> User:
+    viewer = ctx.require_viewer()
+    async with ctx.db.write() as session:
+        return await service.record_login(session, viewer)
+
+
+async def update_preferences(
+    ctx: Context,
+    share_certifications_in_feed: bool | None,
+    show_micro_certifications: bool | None,
+    show_personal_stats: bool | None,
+) -> User:
+    viewer = ctx.require_viewer()
+    async with ctx.db.write() as session:
+        return await service.update_preferences(
+            session,
+            viewer,
+            share_certifications_in_feed=share_certifications_in_feed,
+            show_micro_certifications=show_micro_certifications,
+            show_personal_stats=show_personal_stats,
+        )

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import strawberry
+from strawberry import relay
+
+from resolvers import modules as module_resolvers
+from resolvers import nodes as node_resolvers
+from resolvers import reviews as review_resolvers
+from resolvers import users as user_resolvers
+from schema.enums import Catalog
+from schema.info import Info
+from schema.types import (
+    District,
+    Group,
+    Module,
+    Page,
+    Submission,
+    User,
+)
+
+
+@strawberry.type
+class SubmissionConnection(relay.Connection[Submission]):
+    total_count: int
+
+
+_NODE_MAPPERS = {
+    "District": District.from_row,
+    "School": Group.from_row,
+    "Cohort": Group.from_row,
+    "User": User.from_row,
+    "Module": Module.from_row,
+    "Page": Page.from_row,
+    "Submission": Submission.from_row,
+}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="Any object by its ID. An ID of another district, or one that does not "
+        "exist, is a NOT_FOUND error."
+    )
+    async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
+        type_name, row = await node_resolvers.node(info.context, id)
+        return _NODE_MAPPERS[type_name](row)
+
+    @strawberry.field(description="The signed-in user.")
+    async def me(self, info: Info) -> User:
+        return User.from_row(await user_resolvers.me(info.context))
+
+    @strawberry.field(description="Modules the viewer's district can see.")
+    async def modules(
+        self, info: Info, catalog: Catalog | None = None, goals_only: bool = False
+    ) -> list[Module]:
+        rows = await module_resolvers.modules(info.context, catalog, goals_only)
+        return [Module.from_row(m) for m in rows]
+
+    @strawberry.field(
+        description="Pending Fluency submissions the viewer may review, oldest first."
+    )
+    async def review_queue(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> SubmissionConnection:
+        page = await review_resolvers.review_queue(info.context, first, after)
+        return SubmissionConnection(
+            edges=[
+                relay.Edge(node=Submission.from_row(r), cursor=c)
+                for r, c in zip(page.rows, page.cursors, strict=True)
+            ],
+            page_info=relay.PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=after is not None,
+                start_cursor=page.cursors[0] if page.cursors else None,
+                end_cursor=page.cursors[-1] if page.cursors else None,
+            ),
+            total_count=page.total,
+        )
