@@ -51,9 +51,9 @@ class Query:
 
     @strawberry.field(description="Modules the viewer's district can see.")
     async def modules(
-        self, info: Info, catalog: Catalog | None = None, goals_only: bool = False
+        self, info: Info, catalog: Catalog | None = None, goals_only: bool | None = False
     ) -> list[Module]:
-        rows = await module_resolvers.modules(info.context, catalog, goals_only)
+        rows = await module_resolvers.modules(info.context, catalog, bool(goals_only))
         return [Module.from_row(m) for m in rows]
 
     @strawberry.field(
