@@ -41,7 +41,7 @@ async def ensure_can_view_progress(ctx: Context, user: User) -> None:
     if isinstance(viewer, UserViewer) and viewer.user_id == user.id:
         return
     manages = False
-    if isinstance(viewer, UserViewer) and not (viewer.is_pl_manager or viewer.is_users_manager):
+    if isinstance(viewer, UserViewer) and not viewer.is_pl_manager:
         mine, theirs = await ctx.loaders.memberships_by_user.load_many([viewer.user_id, user.id])
         managed = {m.group_id for m in mine if m.role is MembershipRole.MANAGER}
         manages = any(m.group_id in managed for m in theirs if m.role is MembershipRole.MEMBER)
@@ -49,8 +49,16 @@ async def ensure_can_view_progress(ctx: Context, user: User) -> None:
         viewer, target_user_id=user.id, manages_a_group_of_target=manages
     ):
         raise Forbidden(
-            "Only the user, district managers and managers of the user's schools or cohorts "
-            "can see this user's progress."
+            "Only the user, district PL managers and managers of the user's schools or "
+            "cohorts can see this user's progress."
+        )
+
+
+def ensure_can_view_roster_flags(ctx: Context, user: User) -> None:
+    if not permissions.can_view_roster_flags(ctx.require_viewer(), target_user_id=user.id):
+        raise Forbidden(
+            "Only the user and district PL or users managers can see this user's DCF access "
+            "and stats inclusion."
         )
 
 
@@ -110,7 +118,11 @@ async def preferences(ctx: Context, user: User) -> User:
 
 
 async def user_module(ctx: Context, module_id: int) -> Module:
-    module = await ctx.loaders.module_by_id.load(module_id)
-    if module is None:
-        raise NotFound("No module with that ID exists.")
-    return module
+    """A module the viewer's district can see. Read through the district's module list (one
+    cached statement) so that however many certifications or badges ask, and in whatever
+    order they resolve, the modules cost one read."""
+    viewer = ctx.require_viewer()
+    for module in await visible_modules(ctx.loaders, viewer.district_id):
+        if module.id == module_id:
+            return module
+    raise NotFound("No module with that ID exists.")

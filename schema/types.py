@@ -209,21 +209,21 @@ class User(relay.Node):
         ]
 
     @strawberry.field(description="Has access to the Digital Convergence Framework.")
-    async def dcf_access(self, info: Info) -> bool:
-        await user_resolvers.ensure_can_view_progress(info.context, self._row)
+    def dcf_access(self, info: Info) -> bool:
+        user_resolvers.ensure_can_view_roster_flags(info.context, self._row)
         return self._row.dcf_access
 
     @strawberry.field
-    async def stats_inclusion(self, info: Info) -> StatsInclusion:
-        await user_resolvers.ensure_can_view_progress(info.context, self._row)
+    def stats_inclusion(self, info: Info) -> StatsInclusion:
+        user_resolvers.ensure_can_view_roster_flags(info.context, self._row)
         return self._row.stats_inclusion
 
     @strawberry.field(
         description="True when the user's stats are excluded from Comparison Stats; their "
         'dashboard then shows "Your stats are currently being excluded."'
     )
-    async def stats_excluded(self, info: Info) -> bool:
-        await user_resolvers.ensure_can_view_progress(info.context, self._row)
+    def stats_excluded(self, info: Info) -> bool:
+        user_resolvers.ensure_can_view_roster_flags(info.context, self._row)
         return not counting.included(self._row.stats_inclusion, self._row.dcf_access)
 
     @strawberry.field(description="One badge per module the user can see.")

@@ -111,13 +111,18 @@ def can_read_feed(viewer: Viewer) -> bool:
 def can_view_user_progress(
     viewer: Viewer, *, target_user_id: int, manages_a_group_of_target: bool
 ) -> bool:
-    """Another user's badges and certifications: themselves, district managers, the managers
-    of a group they belong to, and stats readers among integrations."""
+    """A user's badges, certifications and memberships: the user, district PL managers, the
+    managers of a group the user is a member of, and stats readers among integrations: the
+    people who may see that user in Individual User Results (users managers may not)."""
     if isinstance(viewer, UserViewer):
-        return (
-            viewer.user_id == target_user_id
-            or viewer.is_pl_manager
-            or viewer.is_users_manager
-            or manages_a_group_of_target
-        )
+        return viewer.user_id == target_user_id or viewer.is_pl_manager or manages_a_group_of_target
     return viewer.has(IntegrationScope.STATS_READ)
+
+
+def can_view_roster_flags(viewer: Viewer, *, target_user_id: int) -> bool:
+    """A user's DCF access and stats inclusion: the user, and whoever manages inclusion or
+    reads stats (district PL and users managers, integrations with stats:read or
+    roster:write)."""
+    if isinstance(viewer, UserViewer):
+        return viewer.user_id == target_user_id or viewer.is_pl_manager or viewer.is_users_manager
+    return viewer.has(IntegrationScope.STATS_READ) or viewer.has(IntegrationScope.ROSTER_WRITE)

@@ -39,6 +39,7 @@ from models.rules.permissions import (
     can_review,
     can_use_own_dashboard,
     can_view_individual_results,
+    can_view_roster_flags,
     can_view_user_progress,
     can_write_progress_for,
     is_user,
@@ -406,7 +407,8 @@ def test_read_feed(viewer: Viewer, expected: bool) -> None:
         pytest.param(GROUP_MANAGER, True, True, id="group-manager-of-target"),
         pytest.param(GROUP_MANAGER, False, False, id="group-manager-other-group"),
         pytest.param(PL_MANAGER, False, True, id="pl-manager"),
-        pytest.param(USERS_MANAGER, False, True, id="users-manager"),
+        # Users managers have no individual results, so no per-user progress either.
+        pytest.param(USERS_MANAGER, False, False, id="users-manager"),
     ],
 )
 def test_view_another_users_progress(
@@ -435,6 +437,40 @@ def test_view_user_progress_for_integrations(viewer: IntegrationViewer, expected
     assert (
         can_view_user_progress(viewer, target_user_id=LEARNER_ID, manages_a_group_of_target=False)
         is expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("viewer", "expected"),
+    [
+        pytest.param(MEMBER, False, id="member"),
+        pytest.param(GROUP_MANAGER, False, id="group-manager"),
+        pytest.param(PL_MANAGER, True, id="pl-manager"),
+        pytest.param(USERS_MANAGER, True, id="users-manager"),
+    ],
+)
+def test_view_another_users_roster_flags(viewer: UserViewer, expected: bool) -> None:
+    assert can_view_roster_flags(viewer, target_user_id=LEARNER_ID) is expected
+
+
+def test_view_own_roster_flags() -> None:
+    assert can_view_roster_flags(MEMBER, target_user_id=MEMBER.user_id)
+
+
+@pytest.mark.parametrize(
+    "viewer",
+    [
+        IntegrationViewer("t", 1, frozenset({IntegrationScope.STATS_READ})),
+        IntegrationViewer("t", 1, frozenset({IntegrationScope.ROSTER_WRITE})),
+    ],
+)
+def test_integrations_that_read_stats_or_write_rosters_see_roster_flags(
+    viewer: IntegrationViewer,
+) -> None:
+    assert can_view_roster_flags(viewer, target_user_id=LEARNER_ID)
+    assert not can_view_roster_flags(
+        IntegrationViewer("t", 1, frozenset({IntegrationScope.PROGRESS_WRITE})),
+        target_user_id=LEARNER_ID,
     )
 
 

@@ -196,7 +196,7 @@ def test_earned_by(
 
 
 def test_earned_by_accepts_a_one_shot_iterable_of_pages() -> None:
-    # The pages are looked at more than once (pages rule, then pre-assessment rule).
+    # Pages are often passed as a generator; both rules must still see them.
     assert earned_by(iter(FULL_MODULE), L, {1: STARTED}, passed_pre_assessment=True) is (
         EarnedBy.PRE_ASSESSMENT
     )
