@@ -9,7 +9,7 @@ from strawberry.schema.config import StrawberryConfig
 from schema.errors import ErrorCodes
 from schema.mutation import Mutation
 from schema.query import Query
-from schema.types import Cohort, School
+from schema.types import Cohort, District, School
 
 MAX_QUERY_DEPTH = 12
 
@@ -23,7 +23,8 @@ class MicrocredSchema(strawberry.Schema):
 schema = MicrocredSchema(
     query=Query,
     mutation=Mutation,
-    types=[School, Cohort],
+    # Reachable only through `node(id:)`, so listed here to be part of the schema.
+    types=[District, School, Cohort],
     extensions=[lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH), ErrorCodes],
     config=StrawberryConfig(auto_camel_case=True),
 )

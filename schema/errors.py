@@ -34,8 +34,10 @@ def shape_error(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if isinstance(original, DomainError):
         return _with_code(error, original.message, original.code)
-    if original is None:
+    if original is None or isinstance(original, GraphQLError):
         # Raised by graphql-core itself: syntax, validation, variable coercion, limits.
+        # A bad variable value comes wrapped: its original_error is graphql-core's own
+        # GraphQLError from coercion, and the outer message already says which variable.
         code = (error.extensions or {}).get("code", "BAD_USER_INPUT")
         return _with_code(error, error.message, code)
     log.error(
