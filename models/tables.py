@@ -117,7 +117,11 @@ class Group(Base):
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("district_id", "id"),)
+    __table_args__ = (
+        UniqueConstraint("district_id", "id"),
+        # Individual User Results list a district's users by name.
+        Index(None, "district_id", "name", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), index=True)
@@ -298,3 +302,53 @@ class FeedItem(Base):
     certification_id: Mapped[int] = mapped_column(ForeignKey("certifications.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# Comparison Stats counters. A scope is the district (scope_id 0) or a group (its id). They are
+# maintained in the same transaction as every change that moves them, so reading stats never
+# scans the district; `microcred stats verify` recomputes them from the raw tables.
+
+
+class StatsPopulation(Base):
+    """How many counted users a scope has (its members, for a group)."""
+
+    __tablename__ = "stats_populations"
+
+    district_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counted: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StatsCount(Base):
+    """How many counted users of a scope are IN_PROGRESS / COMPLETE on a (module, level);
+    NOT_STARTED is the population minus both."""
+
+    __tablename__ = "stats_counts"
+
+    district_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level: Mapped[Level] = mapped_column(enum_column(Level), primary_key=True)
+    module_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    in_progress: Mapped[int] = mapped_column(Integer, default=0)
+    complete: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StatsInclusionChange(Base):
+    """Every change of a user's stats inclusion: who, when, from what, to what, and why."""
+
+    __tablename__ = "stats_inclusion_changes"
+    __table_args__ = (
+        ForeignKeyConstraint(["district_id", "user_id"], ["users.district_id", "users.id"]),
+        Index(None, "district_id", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)
+    district_id: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(Integer)
+    from_inclusion: Mapped[StatsInclusion] = mapped_column(enum_column(StatsInclusion))
+    to_inclusion: Mapped[StatsInclusion] = mapped_column(enum_column(StatsInclusion))
+    # A user key, or "integration:<name>", or "import" for a roster file.
+    changed_by: Mapped[str] = mapped_column(String(220))
+    changed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

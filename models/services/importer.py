@@ -55,7 +55,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.enums import Catalog, DistrictRole, GroupKind, Level, MembershipRole, StatsInclusion
 from models.errors import BadInput
 from models.services.progress import refresh_module_statuses
-from models.tables import District, DistrictGoal, Group, Membership, Module, Page, User
+from models.services.stats import rebuild_districts
+from models.tables import (
+    District,
+    DistrictGoal,
+    Group,
+    Membership,
+    Module,
+    Page,
+    StatsInclusionChange,
+    User,
+    utcnow,
+)
 
 # Keys per IN (...) and rows per bulk statement. Below SQLite's historical 999 bound-parameter
 # limit, so a chunk of keys is always one statement on every backend.
@@ -464,6 +475,10 @@ class _Importer:
         self.user_ids: dict[str, int] = {}
         self.module_ids: dict[str, int] = {}
         self.page_ids: dict[str, int] = {}
+        # Districts whose stats counters a roster change moved (recounted after the writes),
+        # and inclusion changes to record in the users' history.
+        self.stats_districts: set[int] = set()
+        self.inclusion_changes: list[dict[str, Any]] = []
 
     # Loading ------------------------------------------------------------------------------
 
@@ -828,6 +843,7 @@ class _Importer:
             given = u.model_fields_set
             existing = self.users.get(u.key)
             if existing is None:
+                self.stats_districts.add(self.district_ids[u.district])
                 return "create", {
                     "key": u.key,
                     "district_id": self.district_ids[u.district],
@@ -857,9 +873,26 @@ class _Importer:
             if u.first_login_at is not None and (stored is None or u.first_login_at < stored):
                 desired["first_login_at"] = u.first_login_at
             changes = _changes(existing, desired)
+            if changes.keys() & {"dcf_access", "stats_inclusion", "first_login_at"}:
+                self.stats_districts.add(existing.district_id)
+            if "stats_inclusion" in changes:
+                self.inclusion_changes.append(
+                    {
+                        "district_id": existing.district_id,
+                        "user_id": existing.id,
+                        "from_inclusion": existing.stats_inclusion,
+                        "to_inclusion": changes["stats_inclusion"],
+                        "changed_by": "import",
+                        "changed_by_user_id": None,
+                        "reason": "roster import",
+                        "changed_at": utcnow(),
+                    }
+                )
             return ("update", {"id": existing.id, **changes}) if changes else ("same", {})
 
         await self._upsert("users", User, f.users, plan_user, self.user_ids)
+        if self.inclusion_changes:
+            await self.session.execute(insert(StatsInclusionChange), self.inclusion_changes)
         await self._write_memberships()
 
         def plan_module(m: ModuleIn) -> Plan:
@@ -884,6 +917,8 @@ class _Importer:
         await self._write_goals()
         if changed_modules:
             await refresh_module_statuses(self.session, sorted(changed_modules))
+        # A roster change can move many users at once: recount those districts whole.
+        await rebuild_districts(self.session, self.stats_districts)
 
     async def _write_memberships(self) -> None:
         f = self.file
@@ -914,6 +949,7 @@ class _Importer:
                 return "same", {}
             present.add(row)  # a repeated line in the file is not a second membership
             district_id, user_id, group_id, role = row
+            self.stats_districts.add(district_id)
             return "create", {
                 "district_id": district_id,
                 "user_id": user_id,

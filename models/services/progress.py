@@ -26,6 +26,7 @@ from models.enums import (
 from models.errors import BadInput, Forbidden, NotFound
 from models.rules import permissions, progress, status
 from models.rules.permissions import IntegrationViewer, UserViewer, Viewer
+from models.services import stats
 from models.services.common import (
     get_user,
     get_visible_module,
@@ -227,6 +228,7 @@ async def _store_status(
     old = old or CertificationStatus.NOT_STARTED
     if old is new:
         return
+    await stats.status_changed(session, user, module_id, level, old, new)
     key = dict(district_id=user.district_id, user_id=user.id, module_id=module_id, level=level)
     if new is CertificationStatus.NOT_STARTED:
         await session.execute(
@@ -472,9 +474,15 @@ async def record_login(session: AsyncSession, viewer: Viewer) -> User:
         raise Forbidden("Only a user signs in; integration tokens cannot record a login.")
     user = await lock_user(session, viewer.district_id, viewer.user_id)
     now = utcnow()
-    if user.first_login_at is None:
-        user.first_login_at = now
     user.last_login_at = now
+    if user.first_login_at is None:
+        # From now on an included user counts in the charts of every scope they belong to.
+        user.first_login_at = now
+        await stats.apply(
+            session,
+            user.district_id,
+            stats.delta(stats.Standing(counted=False), await stats.standing_of(session, user)),
+        )
     await session.flush()
     return user
 
