@@ -10,8 +10,10 @@ from models.rules.permissions import IntegrationViewer, UserViewer, Viewer
 from models.tables import District, User
 
 
-async def viewer_for_token(db: Database, secret: str, token: str) -> Viewer:
-    """Raises InvalidToken when the token is bad or names nobody we know."""
+async def viewer_for_token(db: Database, secret: str, token: str) -> tuple[Viewer, User | None]:
+    """The viewer and, for a user token, the user's row (read once per request).
+
+    Raises InvalidToken when the token is bad or names nobody we know."""
     claims = decode_token(secret, token)
     async with db.read() as session:
         if isinstance(claims, IntegrationClaims):
@@ -22,22 +24,20 @@ async def viewer_for_token(db: Database, secret: str, token: str) -> Viewer:
             ).scalar_one_or_none()
             if district_id is None:
                 raise InvalidToken("The integration token names an unknown district.")
-            return IntegrationViewer(
+            viewer = IntegrationViewer(
                 name=claims.name, district_id=district_id, scopes=claims.scopes
             )
-        row = (
-            await session.execute(
-                select(
-                    User.id, User.district_id, User.key, User.is_pl_manager, User.is_users_manager
-                ).where(User.key == claims.user_key)
-            )
-        ).one_or_none()
-    if row is None:
+            return viewer, None
+        user = (
+            await session.execute(select(User).where(User.key == claims.user_key))
+        ).scalar_one_or_none()
+    if user is None:
         raise InvalidToken("The access token names an unknown user.")
-    return UserViewer(
-        user_id=row.id,
-        district_id=row.district_id,
-        key=row.key,
-        is_pl_manager=row.is_pl_manager,
-        is_users_manager=row.is_users_manager,
+    viewer = UserViewer(
+        user_id=user.id,
+        district_id=user.district_id,
+        key=user.key,
+        is_pl_manager=user.is_pl_manager,
+        is_users_manager=user.is_users_manager,
     )
+    return viewer, user

@@ -19,6 +19,7 @@ from models.tables import (
     ModuleStatus,
     Page,
     PageProgress,
+    StatsInclusionChange,
     Submission,
     User,
 )
@@ -39,6 +40,7 @@ class Loaders:
     certifications_by_user: DataLoader[int, list[Certification]]
     memberships_by_user: DataLoader[int, list[Membership]]
     page_progress_by_user_module: DataLoader[tuple[int, int], list[PageProgress]]
+    inclusion_changes_by_user: DataLoader[int, list[StatsInclusionChange]]
 
 
 def build_loaders(db: Database, district_id: int | None) -> Loaders:
@@ -139,6 +141,17 @@ def build_loaders(db: Database, district_id: int | None) -> Loaders:
                 PageProgress.module_id.in_({m for _, m in ks}),
             ),
             lambda r: (r.user_id, r.module_id),
+        ),
+        inclusion_changes_by_user=row_lists_by_key(
+            db,
+            lambda ks: (
+                select(StatsInclusionChange)
+                .where(
+                    StatsInclusionChange.district_id == did, StatsInclusionChange.user_id.in_(ks)
+                )
+                .order_by(StatsInclusionChange.id.desc())
+            ),
+            lambda r: r.user_id,
         ),
     )
     return loaders

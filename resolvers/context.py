@@ -11,6 +11,7 @@ from dataloaders.loaders import Loaders, build_loaders
 from models.db import Database
 from models.errors import Unauthenticated
 from models.rules.permissions import Viewer
+from models.tables import User
 from settings import Settings
 
 
@@ -22,6 +23,8 @@ class Context:
     loaders: Loaders
     # Why authentication failed, kept to tell the client once a field needs a viewer.
     auth_problem: str | None = None
+    # The signed-in user's row as read at authentication (None for integrations).
+    viewer_row: User | None = None
     # Strawberry sets request/response/websocket attributes on the context it is given.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -36,16 +39,27 @@ class Context:
     def fresh_loaders(self) -> None:
         """Loaders cache for one request; a long-lived (websocket) context renews them."""
         self.loaders = build_loaders(self.db, self.viewer.district_id if self.viewer else None)
+        if self.viewer_row is not None:
+            self.loaders.user_by_id.prime(self.viewer_row.id, self.viewer_row)
 
 
 async def build_context(db: Database, settings: Settings, authorization: str | None) -> Context:
     viewer: Viewer | None = None
+    row: User | None = None
     problem: str | None = None
     try:
         token = bearer_token(authorization)
         if token is not None:
-            viewer = await viewer_for_token(db, settings.jwt_secret, token)
+            viewer, row = await viewer_for_token(db, settings.jwt_secret, token)
     except InvalidToken as exc:
         problem = str(exc)
-    loaders = build_loaders(db, viewer.district_id if viewer else None)
-    return Context(db=db, settings=settings, viewer=viewer, loaders=loaders, auth_problem=problem)
+    context = Context(
+        db=db,
+        settings=settings,
+        viewer=viewer,
+        loaders=build_loaders(db, None),
+        auth_problem=problem,
+        viewer_row=row,
+    )
+    context.fresh_loaders()
+    return context

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from models.enums import StatsInclusion
 from models.services import progress as service
+from models.services import roster
 from models.tables import User
 from resolvers.context import Context
 from resolvers.ids import decode_pk
@@ -66,3 +68,12 @@ async def update_preferences(
             show_micro_certifications=show_micro_certifications,
             show_personal_stats=show_personal_stats,
         )
+
+
+async def set_stats_inclusion(
+    ctx: Context, user_id: str, inclusion: StatsInclusion, reason: str | None
+) -> User:
+    viewer = ctx.require_viewer()
+    user_pk = decode_pk(user_id, "User", "userId")
+    async with ctx.db.write() as session:
+        return await roster.set_stats_inclusion(session, viewer, user_pk, inclusion, reason)

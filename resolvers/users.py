@@ -9,7 +9,7 @@ from models.enums import CertificationStatus, Level, MembershipRole
 from models.errors import Forbidden, NotFound
 from models.rules import permissions, status
 from models.rules.permissions import UserViewer
-from models.tables import Certification, Group, Module, User
+from models.tables import Certification, Group, Module, StatsInclusionChange, User
 from resolvers.context import Context
 
 
@@ -126,3 +126,13 @@ async def user_module(ctx: Context, module_id: int) -> Module:
         if module.id == module_id:
             return module
     raise NotFound("No module with that ID exists.")
+
+
+async def inclusion_history(ctx: Context, user: User) -> list[StatsInclusionChange]:
+    """Who changed the user's stats inclusion, when, from what, to what, and why."""
+    if not permissions.can_change_stats_inclusion(ctx.require_viewer()):
+        raise Forbidden(
+            "Only district PL managers, users managers and integrations with roster:write can "
+            "read stats inclusion history."
+        )
+    return await ctx.loaders.inclusion_changes_by_user.load(user.id)

@@ -7,6 +7,7 @@ from models.services.progress import ModuleRefresh, ProgressOutcome
 from models.tables import Module as ModuleRow
 from resolvers import progress as progress_resolvers
 from resolvers import users as user_resolvers
+from schema.enums import StatsInclusion
 from schema.info import Info
 from schema.types import (
     Badge,
@@ -101,6 +102,20 @@ class Mutation:
             badge=_badge(module, out.refresh),
             earned=_earned(out.refresh),
         )
+
+    @strawberry.mutation(
+        description="Include or exclude a user from Comparison Stats (PL managers, users "
+        "managers, integrations with roster:write). Every change is recorded."
+    )
+    async def set_stats_inclusion(
+        self,
+        info: Info,
+        user_id: strawberry.ID,
+        inclusion: StatsInclusion,
+        reason: str | None = None,
+    ) -> User:
+        row = await progress_resolvers.set_stats_inclusion(info.context, user_id, inclusion, reason)
+        return User.from_row(row)
 
     @strawberry.mutation(description="Change the viewer's own preferences; omitted fields stay.")
     async def update_preferences(self, info: Info, input: PreferencesInput) -> User:

@@ -5,10 +5,21 @@ from strawberry import relay
 
 from resolvers import modules as module_resolvers
 from resolvers import nodes as node_resolvers
+from resolvers import results as result_resolvers
 from resolvers import reviews as review_resolvers
+from resolvers import stats as stats_resolvers
 from resolvers import users as user_resolvers
-from schema.enums import Catalog
+from schema.enums import Catalog, Level
 from schema.info import Info
+from schema.stats import (
+    ComparisonStats,
+    IndividualResult,
+    IndividualResultConnection,
+    IndividualResultEdge,
+    ResultFilter,
+    ScopeInput,
+    ScopeStats,
+)
 from schema.types import (
     District,
     Group,
@@ -66,6 +77,62 @@ class Query:
         return SubmissionConnection(
             edges=[
                 relay.Edge(node=Submission.from_row(r), cursor=c)
+                for r, c in zip(page.rows, page.cursors, strict=True)
+            ],
+            page_info=relay.PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=after is not None,
+                start_cursor=page.cursors[0] if page.cursors else None,
+                end_cursor=page.cursors[-1] if page.cursors else None,
+            ),
+            total_count=page.total,
+        )
+
+    @strawberry.field(
+        description="The viewer's dashboard: personal, district, and each school and cohort "
+        "they are a member or manager of. Default: all modules at Literacy."
+    )
+    async def comparison_stats(
+        self, info: Info, module_id: strawberry.ID | None = None, level: Level = Level.LITERACY
+    ) -> ComparisonStats:
+        view = await stats_resolvers.comparison_stats(info.context, module_id, level)
+        return ComparisonStats.from_view(view)
+
+    @strawberry.field(description="One scope's stats; district PL managers may read any group.")
+    async def scope_stats(
+        self,
+        info: Info,
+        scope: ScopeInput,
+        module_id: strawberry.ID | None = None,
+        level: Level = Level.LITERACY,
+    ) -> ScopeStats:
+        ref = stats_resolvers.parse_scope(scope.kind, scope.id)
+        view, _ = await stats_resolvers.scope_stats(info.context, ref, module_id, level)
+        return ScopeStats.from_view(view)
+
+    @strawberry.field(
+        description="Each included member of the scope with their status, ordered by name."
+    )
+    async def individual_results(
+        self,
+        info: Info,
+        scope: ScopeInput,
+        module_id: strawberry.ID,
+        level: Level,
+        filter: list[ResultFilter] | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> IndividualResultConnection:
+        ref = stats_resolvers.parse_scope(scope.kind, scope.id)
+        page = await result_resolvers.individual_results(
+            info.context, ref, module_id, level, filter, first, after
+        )
+        return IndividualResultConnection(
+            edges=[
+                IndividualResultEdge(
+                    cursor=c,
+                    node=IndividualResult(status=r.status, has_logged_in=r.has_logged_in, _row=r),
+                )
                 for r, c in zip(page.rows, page.cursors, strict=True)
             ],
             page_info=relay.PageInfo(

@@ -240,6 +240,20 @@ class User(relay.Node):
         rows = await user_resolvers.memberships(info.context, self._row)
         return [Membership.from_data(m) for m in rows]
 
+    @strawberry.field(description="Changes of stats inclusion, newest first (managers only).")
+    async def stats_inclusion_history(self, info: Info) -> list[StatsInclusionChange]:
+        rows = await user_resolvers.inclusion_history(info.context, self._row)
+        return [
+            StatsInclusionChange(
+                from_inclusion=r.from_inclusion,
+                to_inclusion=r.to_inclusion,
+                changed_by=r.changed_by,
+                reason=r.reason,
+                changed_at=r.changed_at,
+            )
+            for r in rows
+        ]
+
     @strawberry.field(description="Dashboard preferences; visible to their owner only.")
     async def preferences(self, info: Info) -> Preferences:
         row = await user_resolvers.preferences(info.context, self._row)
@@ -248,6 +262,17 @@ class User(relay.Node):
             show_micro_certifications=row.show_micro_certifications,
             show_personal_stats=row.show_personal_stats,
         )
+
+
+@strawberry.type(description="One change of a user's stats inclusion.")
+class StatsInclusionChange:
+    from_inclusion: StatsInclusion
+    to_inclusion: StatsInclusion
+    changed_by: str = strawberry.field(
+        description='A user key, "integration:<name>", or "import" for a roster file.'
+    )
+    reason: str | None
+    changed_at: datetime
 
 
 @strawberry.type(description="A submission of a Fluency page that requires review.")
