@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
+from app.exports import individual_results_csv, stats_csv
 from app.graphql import MicrocredGraphQL
 from app.logging import configure_logging
 from models.db import Database
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_app),
+            Route("/export/stats.csv", stats_csv),
+            Route("/export/individual-results.csv", individual_results_csv),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

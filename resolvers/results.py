@@ -11,6 +11,7 @@ from sqlalchemy import Select, and_, func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dataloaders import stats as stats_reads
+from models.db import Database
 from models.enums import CertificationStatus, Level, MembershipRole, StatsInclusion
 from models.errors import Forbidden, NotFound
 from models.rules import permissions
@@ -192,28 +193,25 @@ async def individual_results(
     )
 
 
-async def stream_results(
-    ctx: Context, req_args: tuple[ScopeRef, str, Level, Sequence[ResultFilter] | None]
-) -> tuple[ResultsRequest, AsyncIterator[ResultRow]]:
-    """Check the request first (so errors come before any byte is sent), then stream every
-    row in the same order as the connection, without holding them in memory."""
-    session_cm = ctx.db.read()
-    session = await session_cm.__aenter__()
-    try:
-        req = await check_request(ctx, session, *req_args)
-    except BaseException:
-        await session_cm.__aexit__(None, None, None)
-        raise
+async def prepare_export(
+    ctx: Context,
+    scope: ScopeRef,
+    module_gid: str,
+    level: Level,
+    filters: Sequence[ResultFilter] | None,
+) -> ResultsRequest:
+    """Check an export before any byte is sent, so errors still get a proper status."""
+    async with ctx.db.read() as session:
+        return await check_request(ctx, session, scope, module_gid, level, filters)
 
-    async def rows() -> AsyncIterator[ResultRow]:
-        try:
-            result = await session.stream(
-                results_query(req).order_by(User.name, User.id).execution_options(yield_per=1000)
-            )
-            async for partition in result.partitions():
-                for r in partition:
-                    yield _row(r)
-        finally:
-            await session_cm.__aexit__(None, None, None)
 
-    return req, rows()
+async def stream_rows(db: Database, req: ResultsRequest) -> AsyncIterator[ResultRow]:
+    """Every row of a checked request, in the connection's order, without holding them in
+    memory. The session opens only when iteration starts, and closes with it."""
+    async with db.read() as session:
+        result = await session.stream(
+            results_query(req).order_by(User.name, User.id).execution_options(yield_per=1000)
+        )
+        async for partition in result.partitions():
+            for r in partition:
+                yield _row(r)

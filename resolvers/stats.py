@@ -147,9 +147,19 @@ async def comparison_stats(ctx: Context, module_gid: str | None, level: Level) -
     )
 
 
-async def scope_stats(
+@dataclass(frozen=True, slots=True)
+class ScopeTable:
+    """A scope's stats, overall and per module: what the stats CSV export writes."""
+
+    overall: ScopeView
+    module: Module | None
+    per_module: list[tuple[Module, ScopeView]]
+
+
+async def scope_table(
     ctx: Context, scope: ScopeRef, module_gid: str | None, level: Level
-) -> tuple[ScopeView, Module | None]:
+) -> ScopeTable:
+    """One scope's stats for one module, or for all modules with the level (and each)."""
     viewer = ctx.require_viewer()
     module_pk = None if module_gid is None else decode_id(module_gid, "Module", arg="moduleId")[1]
     async with ctx.db.read() as session:
@@ -167,7 +177,21 @@ async def scope_stats(
     if row is None or (scope.group_id is not None and row.kind is not group_kind(scope.kind)):
         raise NotFound(f"No {scope.kind.value.lower()} with that ID exists.")
     ensure_can_read_scope(viewer, row)
-    return _view(viewer, row, viewer.district_id, read.district_name, module_ids), module
+    modules = {e.module.id: e.module for e in catalog}
+    return ScopeTable(
+        overall=_view(viewer, row, viewer.district_id, read.district_name, module_ids),
+        module=module,
+        per_module=[
+            (modules[m], _view(viewer, row, viewer.district_id, read.district_name, [m]))
+            for m in module_ids
+        ],
+    )
+
+
+async def scope_stats(
+    ctx: Context, scope: ScopeRef, module_gid: str | None, level: Level
+) -> ScopeView:
+    return (await scope_table(ctx, scope, module_gid, level)).overall
 
 
 def group_kind(kind: ScopeKind) -> GroupKind | None:

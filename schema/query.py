@@ -107,7 +107,7 @@ class Query:
         level: Level = Level.LITERACY,
     ) -> ScopeStats:
         ref = stats_resolvers.parse_scope(scope.kind, scope.id)
-        view, _ = await stats_resolvers.scope_stats(info.context, ref, module_id, level)
+        view = await stats_resolvers.scope_stats(info.context, ref, module_id, level)
         return ScopeStats.from_view(view)
 
     @strawberry.field(
