@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -173,6 +174,76 @@ def demo() -> None:
 
     upgrade(get_settings().database_url)
     click.echo(_run(load_demo(get_settings().database_url, echo=lambda m: click.echo(m, err=True))))
+
+
+@main.group(help="Comparison Stats maintenance.")
+def stats() -> None:
+    pass
+
+
+@stats.command(
+    "verify",
+    help="Recount every district's stats counters from the raw tables and report any drift; "
+    "--repair replaces drifted counters with the recount.",
+)
+@click.option("--repair", is_flag=True, help="Fix the drift that is found.")
+@click.option("--district", "district_keys", multiple=True, metavar="KEY", help="Only these.")
+def stats_verify(repair: bool, district_keys: tuple[str, ...]) -> None:
+    drifted = _run(_verify(repair, district_keys))
+    if drifted and not repair:
+        sys.exit(1)
+
+
+async def _verify(repair: bool, district_keys: tuple[str, ...]) -> int:
+    """How many districts had drift."""
+    from sqlalchemy import select
+
+    from models.db import Database
+    from models.services import stats as stats_service
+    from models.tables import District
+
+    db = Database(get_settings().database_url)
+    try:
+        async with db.read() as session:
+            query = select(District.id, District.key).order_by(District.key)
+            if district_keys:
+                query = query.where(District.key.in_(district_keys))
+            districts = (await session.execute(query)).all()
+        missing = set(district_keys) - {key for _, key in districts}
+        if missing:
+            _fail(f"no district with key {', '.join(sorted(missing))}")
+        drifted = 0
+        for number, (district_id, key) in enumerate(districts, start=1):
+            started = time.monotonic()
+            async with db.read() as session:
+                drifts = stats_service.compare(
+                    await stats_service.stored(session, district_id),
+                    await stats_service.recount(session, district_id),
+                )
+            took = time.monotonic() - started
+            prefix = f"[{number}/{len(districts)}] district {key}:"
+            if not drifts:
+                click.echo(f"{prefix} counters match the recount ({took:.1f} s)", err=True)
+                continue
+            drifted += 1
+            click.echo(f"{prefix} {len(drifts)} counters differ from the recount", err=True)
+            for d in drifts[:20]:
+                scope = "district" if d.scope_id == 0 else f"group {d.scope_id}"
+                click.echo(f"    {scope}, {d.what}: stored {d.stored}, recount {d.recounted}")
+            if len(drifts) > 20:
+                click.echo(f"    ... and {len(drifts) - 20} more")
+            if repair:
+                async with db.write() as session:
+                    await stats_service.rebuild_district(session, district_id)
+                click.echo(f"{prefix} repaired", err=True)
+        verdict = "no drift" if not drifted else f"drift in {drifted} district(s)"
+        click.echo(
+            f"checked {len(districts)} district(s): {verdict}"
+            + (", repaired" if drifted and repair else "")
+        )
+        return drifted
+    finally:
+        await db.dispose()
 
 
 @main.command(help="Print the GraphQL schema (SDL).")

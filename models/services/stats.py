@@ -268,3 +268,30 @@ async def rebuild_district(session: AsyncSession, district_id: int) -> DistrictC
 async def rebuild_districts(session: AsyncSession, district_ids: Iterable[int]) -> None:
     for district_id in sorted(set(district_ids)):
         await rebuild_district(session, district_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """One counter whose stored value differs from a recount."""
+
+    scope_id: int
+    what: str
+    stored: object
+    recounted: object
+
+
+def compare(stored_counters: DistrictCounters, fresh: DistrictCounters) -> list[Drift]:
+    drifts = [
+        Drift(scope, "counted users", stored_counters.populations.get(scope, 0), n)
+        for scope in sorted(stored_counters.populations.keys() | fresh.populations.keys())
+        if (n := fresh.populations.get(scope, 0)) != stored_counters.populations.get(scope, 0)
+    ]
+    for key in sorted(stored_counters.counts.keys() | fresh.counts.keys()):
+        old = stored_counters.counts.get(key, (0, 0))
+        new = fresh.counts.get(key, (0, 0))
+        if old != new:
+            scope, level, module_id = key
+            drifts.append(
+                Drift(scope, f"module {module_id} {level.value} (in progress, complete)", old, new)
+            )
+    return drifts

@@ -157,3 +157,36 @@ def test_demo_then_serve_answers_graphql_over_http(tmp_path: Path, backend: str)
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+async def test_stats_verify_reports_drift_and_repair_fixes_it(
+    database_url: str, db: Database, tmp_path: Path
+) -> None:
+    from sqlalchemy import update
+
+    from models.services import stats as stats_service
+    from models.tables import District, StatsPopulation
+
+    path = tmp_path / "roster.json"
+    path.write_text(json.dumps(world()))
+    assert (await _run(database_url, "import", str(path))).returncode == 0
+    clean = await _run(database_url, "stats", "verify")
+    assert clean.returncode == 0, clean.stderr
+    assert "no drift" in clean.stdout
+    async with db.write() as s:
+        await s.execute(update(StatsPopulation).values(counted=StatsPopulation.counted + 3))
+    found = await _run(database_url, "stats", "verify")
+    assert found.returncode == 1
+    assert "counted users: stored" in found.stdout and "drift in 2 district(s)" in found.stdout
+    repaired = await _run(database_url, "stats", "verify", "--repair")
+    assert repaired.returncode == 0 and "repaired" in repaired.stdout
+    async with db.read() as s:
+        for district_id in (await s.execute(select(District.id))).scalars():
+            assert (
+                stats_service.compare(
+                    await stats_service.stored(s, district_id),
+                    await stats_service.recount(s, district_id),
+                )
+                == []
+            )
+    assert (await _run(database_url, "stats", "verify")).returncode == 0
