@@ -146,6 +146,7 @@ async def refresh_user_module(
     )
 
     result = ModuleRefresh(statuses={})
+    changes: list[tuple[int, Level, CertificationStatus, CertificationStatus]] = []
     for level in Level:
         if level not in certified and status.has_level(pages, level):
             how = status.earned_by(pages, level, page_states, passed)
@@ -161,7 +162,11 @@ async def refresh_user_module(
             result.statuses[level] = new
         else:
             new = CertificationStatus.NOT_STARTED
-        await _store_status(session, user, module_id, level, stored.get(level), new, now)
+        old = stored.get(level) or CertificationStatus.NOT_STARTED
+        if old is not new:
+            await _store_status(session, user, module_id, level, new, now)
+            changes.append((module_id, level, old, new))
+    await stats.statuses_changed(session, user, changes)
     return result
 
 
@@ -220,15 +225,10 @@ async def _store_status(
     user: User,
     module_id: int,
     level: Level,
-    old: CertificationStatus | None,
     new: CertificationStatus,
     now: datetime,
 ) -> None:
-    """Persist a status change; NOT_STARTED is stored as no row."""
-    old = old or CertificationStatus.NOT_STARTED
-    if old is new:
-        return
-    await stats.status_changed(session, user, module_id, level, old, new)
+    """Persist a changed status; NOT_STARTED is stored as no row."""
     key = dict(district_id=user.district_id, user_id=user.id, module_id=module_id, level=level)
     if new is CertificationStatus.NOT_STARTED:
         await session.execute(

@@ -18,7 +18,7 @@ from models.enums import CertificationStatus, Level, MembershipRole, StatsInclus
 from models.rules import counting
 from models.rules.stats import DISTRICT_SCOPE, CounterKey, Standing, delta
 
-__all__ = ["Standing", "apply", "delta", "rebuild_district", "standing_of", "status_changed"]
+__all__ = ["Standing", "apply", "delta", "rebuild_district", "standing_of", "statuses_changed"]
 from models.services.common import upsert_insert
 from models.tables import Membership, ModuleStatus, StatsCount, StatsPopulation, User
 
@@ -68,19 +68,18 @@ async def standing_of(session: AsyncSession, user: User) -> Standing:
     return Standing(counted=True, member_of=groups, statuses=statuses)
 
 
-async def status_changed(
+async def statuses_changed(
     session: AsyncSession,
     user: User,
-    module_id: int,
-    level: Level,
-    old: CertificationStatus,
-    new: CertificationStatus,
+    changes: list[tuple[int, Level, CertificationStatus, CertificationStatus]],
 ) -> None:
-    if not is_counted(user):
+    """Move the counters for (module, level, old, new) status changes of one user, in one
+    sorted apply (several applies in one transaction could lock counters out of order)."""
+    if not changes or not is_counted(user):
         return
     groups = await member_groups(session, user.district_id, user.id)
-    before = Standing(True, groups, {(module_id, level): old})
-    after = Standing(True, groups, {(module_id, level): new})
+    before = Standing(True, groups, {(m, lvl): old for m, lvl, old, _ in changes})
+    after = Standing(True, groups, {(m, lvl): new for m, lvl, _, new in changes})
     await apply(session, user.district_id, delta(before, after))
 
 
