@@ -285,13 +285,27 @@ class ModuleStatus(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class FeedSequence(Base):
+    """The last feed position handed out per district.
+
+    Taking the next position locks this row until commit, so positions become visible in
+    order: whoever sees position n also sees every earlier one. Readers and live subscribers
+    can therefore catch up from the database by position without gaps.
+    """
+
+    __tablename__ = "feed_sequences"
+
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+
+
 class FeedItem(Base):
     """A news-feed item; also the outbox row that the relay publishes (published_at)."""
 
     __tablename__ = "feed_items"
     __table_args__ = (
         ForeignKeyConstraint(["district_id", "user_id"], ["users.district_id", "users.id"]),
-        Index(None, "district_id", "id"),
+        UniqueConstraint("district_id", "seq"),
         Index(None, "published_at"),
     )
 
@@ -302,6 +316,8 @@ class FeedItem(Base):
     certification_id: Mapped[int] = mapped_column(ForeignKey("certifications.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The item's position in its district's feed (1, 2, 3...): the cursor clients resume from.
+    seq: Mapped[int] = mapped_column(BigInteger)
 
 
 # Comparison Stats counters. A scope is the district (scope_id 0) or a group (its id). They are

@@ -38,6 +38,7 @@ from models.services.common import (
 from models.tables import (
     Certification,
     FeedItem,
+    FeedSequence,
     ModuleStatus,
     Page,
     PageProgress,
@@ -205,11 +206,22 @@ async def _earn(
     )
 
 
+async def _next_feed_position(session: AsyncSession, district_id: int) -> int:
+    """The district's next feed position. The upsert locks the district's sequence row until
+    commit, so positions become visible in order (see FeedSequence)."""
+    stmt = upsert_insert(session, FeedSequence).values(district_id=district_id, last_seq=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["district_id"], set_={"last_seq": FeedSequence.last_seq + 1}
+    ).returning(FeedSequence.last_seq)
+    return (await session.execute(stmt)).scalar_one()
+
+
 async def _add_feed_item(session: AsyncSession, cert: Certification, now: datetime) -> int:
     # Written in the certification's transaction: the feed item is also the outbox row
     # that the feed relay publishes after commit.
     item = FeedItem(
         district_id=cert.district_id,
+        seq=await _next_feed_position(session, cert.district_id),
         user_id=cert.user_id,
         kind=FeedItemKind.CERTIFICATION_EARNED,
         certification_id=cert.id,

@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +158,67 @@ async def test_sync_helpers_refuse_to_run_inside_the_event_loop(empty_database_u
         upgrade(empty_database_url)
     with pytest.raises(RuntimeError, match="to_thread"):
         current(empty_database_url)
+
+
+async def test_feed_positions_are_backfilled_per_district_in_id_order(
+    empty_database_url: str,
+) -> None:
+    """Revision 0003 numbers feed items written before it existed, per district."""
+    from sqlalchemy import text
+
+    from models.db import create_engine
+
+    await asyncio.to_thread(upgrade, empty_database_url, "0002")
+    engine = create_engine(empty_database_url, pool=False)
+    now = datetime(2026, 9, 1, 12, tzinfo=UTC)
+    async with engine.begin() as conn:
+        for d in (1, 2):
+            await conn.execute(
+                text("INSERT INTO districts (id, key, name, created_at) VALUES (:d, :k, 'D', :t)"),
+                {"d": d, "k": f"d{d}", "t": now},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO users (id, district_id, key, name, is_pl_manager, "
+                    "is_users_manager, dcf_access, stats_inclusion, "
+                    "share_certifications_in_feed, show_micro_certifications, "
+                    "show_personal_stats, created_at) VALUES (:d, :d, :k, 'U', false, false, "
+                    "false, 'DEFAULT', true, true, true, :t)"
+                ),
+                {"d": d, "k": f"u{d}", "t": now},
+            )
+        await conn.execute(
+            text(
+                "INSERT INTO modules (id, key, title, catalog, created_at) "
+                "VALUES (1, 'm', 'M', 'MODERN_TEACHER', :t)"
+            ),
+            {"t": now},
+        )
+        # Interleaved districts: ids 1..5 go d1, d2, d1, d1, d2.
+        for cert_id, d in enumerate((1, 2, 1, 1, 2), start=1):
+            level = "LITERACY" if cert_id % 2 else "FLUENCY"
+            await conn.execute(
+                text(
+                    "INSERT INTO certifications (id, district_id, user_id, module_id, level, "
+                    "earned_by, earned_at) VALUES (:c, :d, :d, 1, :l, 'PAGES', :t)"
+                ),
+                {"c": cert_id, "d": d, "l": f"{level}{cert_id}"[:24], "t": now},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO feed_items (id, district_id, user_id, kind, certification_id, "
+                    "created_at) VALUES (:c, :d, :d, 'CERTIFICATION_EARNED', :c, :t)"
+                ),
+                {"c": cert_id, "d": d, "t": now},
+            )
+    await engine.dispose()
+    await asyncio.to_thread(upgrade, empty_database_url)
+    engine = create_engine(empty_database_url, pool=False)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT id, seq FROM feed_items ORDER BY id"))).all()
+        sequences = (
+            await conn.execute(text("SELECT district_id, last_seq FROM feed_sequences ORDER BY 1"))
+        ).all()
+    await engine.dispose()
+    assert [tuple(r) for r in rows] == [(1, 1), (2, 1), (3, 2), (4, 3), (5, 2)]
+    assert [tuple(r) for r in sequences] == [(1, 3), (2, 2)]
