@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from feed import store
 from models.enums import GroupKind
 from models.errors import NotFound
 from resolvers.context import Context
+from resolvers.feed import ensure_can_read
 from resolvers.ids import decode_id
 from resolvers.users import ensure_can_view_progress
 
-NODE_TYPES = ("District", "School", "Cohort", "User", "Module", "Page", "Submission")
+NODE_TYPES = (
+    "District",
+    "School",
+    "Cohort",
+    "User",
+    "Module",
+    "Page",
+    "Submission",
+    "FeedItem",
+)
 
 
 async def node(ctx: Context, global_id: str) -> tuple[str, Any]:
@@ -32,6 +43,10 @@ async def node(ctx: Context, global_id: str) -> tuple[str, Any]:
             row = await loaders.module_by_id.load(pk)
         case "Page":
             row = await loaders.page_by_id.load(pk)
+        case "FeedItem":
+            ensure_can_read(ctx)
+            async with ctx.db.read() as session:
+                row = await store.entry_by_id(session, viewer.district_id, pk)
         case "Submission":
             row = await loaders.submission_by_id.load(pk)
             if row is not None:

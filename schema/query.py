@@ -3,6 +3,7 @@ from __future__ import annotations
 import strawberry
 from strawberry import relay
 
+from resolvers import feed as feed_resolvers
 from resolvers import modules as module_resolvers
 from resolvers import nodes as node_resolvers
 from resolvers import results as result_resolvers
@@ -10,6 +11,7 @@ from resolvers import reviews as review_resolvers
 from resolvers import stats as stats_resolvers
 from resolvers import users as user_resolvers
 from schema.enums import Catalog, Level
+from schema.feed import FeedItem, FeedItemConnection
 from schema.info import Info
 from schema.stats import (
     ComparisonStats,
@@ -43,6 +45,7 @@ _NODE_MAPPERS = {
     "Module": Module.from_row,
     "Page": Page.from_row,
     "Submission": Submission.from_row,
+    "FeedItem": FeedItem.from_entry,
 }
 
 
@@ -142,4 +145,23 @@ class Query:
                 end_cursor=page.cursors[-1] if page.cursors else None,
             ),
             total_count=page.total,
+        )
+
+    @strawberry.field(
+        description="The district's news feed, newest first. Items of users who do not share "
+        "their certifications now are left out."
+    )
+    async def news_feed(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> FeedItemConnection:
+        page = await feed_resolvers.news_feed(info.context, first, after)
+        items = [FeedItem.from_entry(e) for e in page.entries]
+        return FeedItemConnection(
+            edges=[relay.Edge(node=i, cursor=i.cursor) for i in items],
+            page_info=relay.PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=after is not None,
+                start_cursor=items[0].cursor if items else None,
+                end_cursor=items[-1].cursor if items else None,
+            ),
         )

@@ -1,0 +1,73 @@
+"""News feed types: the same shape for queries and live subscription pushes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Self
+
+import strawberry
+from strawberry import relay
+
+from feed.store import FeedEntry
+from resolvers import users as user_resolvers
+from resolvers.feed import feed_cursor
+from resolvers.ids import encode_id
+from schema.enums import CertificationMethod, FeedItemKind, Level
+from schema.info import Info
+from schema.types import Module
+
+
+@strawberry.type(description="Who earned a feed item (public within the district).")
+class FeedUser:
+    id: strawberry.ID
+    key: str
+    name: str
+
+
+@strawberry.type
+class FeedCertification:
+    level: Level
+    earned_by: CertificationMethod
+    earned_at: datetime
+    _module_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def module(self, info: Info) -> Module:
+        return Module.from_row(await user_resolvers.user_module(info.context, self._module_id))
+
+
+@strawberry.type(description="A news-feed item: a celebrated micro-certification.")
+class FeedItem(relay.Node):
+    id: relay.NodeID[int]
+    cursor: str = strawberry.field(description="Resume a subscription or page after this item.")
+    kind: FeedItemKind
+    created_at: datetime
+    user: FeedUser
+    certification: FeedCertification
+
+    @strawberry.field(description="Server-assigned; feed items are not imported.")
+    def key(self) -> str:
+        return f"feed-item-{self.id}"
+
+    @classmethod
+    def from_entry(cls, e: FeedEntry) -> Self:
+        return cls(
+            id=e.id,
+            cursor=feed_cursor(e),
+            kind=e.kind,
+            created_at=e.created_at,
+            user=FeedUser(
+                id=strawberry.ID(encode_id("User", e.user_id)), key=e.user_key, name=e.user_name
+            ),
+            certification=FeedCertification(
+                level=e.level,
+                earned_by=e.earned_by,
+                earned_at=e.earned_at,
+                _module_id=e.module_id,
+            ),
+        )
+
+
+@strawberry.type
+class FeedItemConnection(relay.Connection[FeedItem]):
+    pass
