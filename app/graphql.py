@@ -10,6 +10,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from feed.outbox import FeedPublisher
 from models.db import Database
 from resolvers.context import Context, build_context
 from settings import Settings
@@ -26,10 +27,12 @@ class MicrocredGraphQL(GraphQL):
         )
         self.db = db
         self.settings = settings
+        # Set once the feed is running (app lifespan); mutations announce through it.
+        self.publisher: FeedPublisher | None = None
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:  # type: ignore[override]
         authorization = request.headers.get("authorization")
-        context = await build_context(self.db, self.settings, authorization)
+        context = await build_context(self.db, self.settings, authorization, self.publisher)
         context.extra["request"] = request
         context.extra["response"] = response
         return context

@@ -1,7 +1,8 @@
-"""The ASGI application: GraphQL, CSV exports, health checks."""
+"""The ASGI application: GraphQL over HTTP and websockets, CSV exports, health checks."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,10 @@ from starlette.routing import Route, WebSocketRoute
 from app.exports import individual_results_csv, stats_csv
 from app.graphql import MicrocredGraphQL
 from app.logging import configure_logging
+from app.ws import Renderer, websocket_endpoint
+from feed.broker import broker_ping, create_broadcast
+from feed.hub import CHANNEL, FeedHub
+from feed.outbox import FeedPublisher
 from models.db import Database
 from schema import schema
 from settings import Settings, get_settings
@@ -29,16 +34,38 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql_app = MicrocredGraphQL(schema, db, settings)
 
     @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        log.info("microcred is serving", database=db.engine.url.render_as_string(True))
-        yield
-        await db.dispose()
-        log.info("microcred stopped serving")
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        hub = FeedHub(db, Renderer(app.state))
+        broadcast = create_broadcast(settings.broadcast_url, on_reconnect=_catch_up(hub))
+        await broadcast.connect()
+        publisher = FeedPublisher(db, broadcast)
+        app.state.hub, app.state.broadcast = hub, broadcast
+        app.state.publisher = graphql_app.publisher = publisher
+        ready = asyncio.Event()
+        listener = asyncio.create_task(_listen(broadcast, hub, ready), name="microcred-feed-in")
+        await ready.wait()
+        hub.start()
+        publisher.start_relay()
+        log.info(
+            "microcred is serving",
+            database=db.engine.url.render_as_string(True),
+            broker=settings.broadcast_url.split("@")[-1],
+        )
+        try:
+            yield
+        finally:
+            await publisher.stop()
+            await hub.stop()
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+            await broadcast.disconnect()
+            await db.dispose()
+            log.info("microcred stopped serving")
 
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    async def readyz(_request: Request) -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
         checks: dict[str, str] = {}
         try:
             await db.ping()
@@ -46,6 +73,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         except Exception as exc:  # any failure means not ready; say which part
             log.warning("Readiness check: the database is unreachable", error=str(exc))
             checks["database"] = "unreachable"
+        broadcast = getattr(request.app.state, "broadcast", None)
+        try:
+            if broadcast is None:
+                raise RuntimeError("the feed has not started (no lifespan)")
+            await broker_ping(broadcast)
+            checks["broker"] = "ok"
+        except Exception as exc:
+            log.warning("Readiness check: the feed broker is unreachable", error=str(exc))
+            checks["broker"] = "unreachable"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},
@@ -55,7 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql_app),
+            WebSocketRoute("/graphql", websocket_endpoint),
             Route("/export/stats.csv", stats_csv),
             Route("/export/individual-results.csv", individual_results_csv),
             Route("/healthz", healthz),
@@ -66,3 +102,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.db = db
     app.state.settings = settings
     return app
+
+
+def _catch_up(hub: FeedHub):
+    async def on_reconnect() -> None:
+        hub.notify_all()
+
+    return on_reconnect
+
+
+async def _listen(broadcast, hub: FeedHub, ready: asyncio.Event) -> None:
+    async with broadcast.subscribe(CHANNEL) as subscriber:
+        ready.set()
+        async for event in subscriber:
+            if event is None:
+                return
+            await hub.on_message(event.message)

@@ -8,6 +8,7 @@ from typing import Any
 from auth.tokens import InvalidToken, bearer_token
 from auth.viewer import viewer_for_token
 from dataloaders.loaders import Loaders, build_loaders
+from feed.outbox import FeedPublisher
 from models.db import Database
 from models.errors import Unauthenticated
 from models.rules.permissions import Viewer
@@ -25,6 +26,8 @@ class Context:
     auth_problem: str | None = None
     # The signed-in user's row as read at authentication (None for integrations).
     viewer_row: User | None = None
+    # Announces committed feed items (None where nobody listens, e.g. a CLI).
+    publisher: FeedPublisher | None = None
     # Strawberry sets request/response/websocket attributes on the context it is given.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -43,7 +46,12 @@ class Context:
             self.loaders.user_by_id.prime(self.viewer_row.id, self.viewer_row)
 
 
-async def build_context(db: Database, settings: Settings, authorization: str | None) -> Context:
+async def build_context(
+    db: Database,
+    settings: Settings,
+    authorization: str | None,
+    publisher: FeedPublisher | None = None,
+) -> Context:
     viewer: Viewer | None = None
     row: User | None = None
     problem: str | None = None
@@ -60,6 +68,7 @@ async def build_context(db: Database, settings: Settings, authorization: str | N
         loaders=build_loaders(db, None),
         auth_problem=problem,
         viewer_row=row,
+        publisher=publisher,
     )
     context.fresh_loaders()
     return context

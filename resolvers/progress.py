@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import structlog
+
 from models.enums import StatsInclusion
 from models.services import progress as service
 from models.services import roster
 from models.tables import User
 from resolvers.context import Context
 from resolvers.ids import decode_pk
+
+log = structlog.get_logger("microcred.progress")
+
+
+async def _announce(ctx: Context, refresh: service.ModuleRefresh) -> None:
+    """After commit, the one place that publishes new feed items (and says so in the log)."""
+    for cert in refresh.earned:
+        log.info(
+            "Micro-certification earned",
+            user_id=cert.user_id,
+            module_id=cert.module_id,
+            level=cert.level.value,
+            earned_by=cert.earned_by.value,
+        )
+    if ctx.publisher is not None and refresh.feed_item_ids:
+        district = refresh.earned[0].district_id
+        await ctx.publisher.committed((district, i) for i in refresh.feed_item_ids)
 
 
 def _optional_user(user_id: str | None) -> int | None:
@@ -18,14 +37,18 @@ async def start_page(ctx: Context, page_id: str, user_id: str | None) -> service
     viewer = ctx.require_viewer()
     page_pk, user_pk = decode_pk(page_id, "Page", "pageId"), _optional_user(user_id)
     async with ctx.db.write() as session:
-        return await service.start_page(session, viewer, page_pk, user_pk)
+        outcome = await service.start_page(session, viewer, page_pk, user_pk)
+    await _announce(ctx, outcome.refresh)
+    return outcome
 
 
 async def complete_page(ctx: Context, page_id: str, user_id: str | None) -> service.ProgressOutcome:
     viewer = ctx.require_viewer()
     page_pk, user_pk = decode_pk(page_id, "Page", "pageId"), _optional_user(user_id)
     async with ctx.db.write() as session:
-        return await service.complete_page(session, viewer, page_pk, user_pk)
+        outcome = await service.complete_page(session, viewer, page_pk, user_pk)
+    await _announce(ctx, outcome.refresh)
+    return outcome
 
 
 async def record_pre_assessment(
@@ -35,7 +58,9 @@ async def record_pre_assessment(
     user_pk = decode_pk(user_id, "User", "userId")
     module_pk = decode_pk(module_id, "Module", "moduleId")
     async with ctx.db.write() as session:
-        return await service.record_pre_assessment(session, viewer, user_pk, module_pk, score)
+        outcome = await service.record_pre_assessment(session, viewer, user_pk, module_pk, score)
+    await _announce(ctx, outcome.refresh)
+    return outcome
 
 
 async def review_submission(
@@ -44,7 +69,9 @@ async def review_submission(
     viewer = ctx.require_viewer()
     pk = decode_pk(submission_id, "Submission", "submissionId")
     async with ctx.db.write() as session:
-        return await service.review_submission(session, viewer, pk, approve, feedback)
+        outcome = await service.review_submission(session, viewer, pk, approve, feedback)
+    await _announce(ctx, outcome.refresh)
+    return outcome
 
 
 async def record_login(ctx: Context) -> User:

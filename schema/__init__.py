@@ -7,6 +7,7 @@ from strawberry.extensions import QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import ErrorCodes
+from schema.feed import Subscription
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.types import Cohort, District, School
@@ -23,6 +24,7 @@ class MicrocredSchema(strawberry.Schema):
 schema = MicrocredSchema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     # Reachable only through `node(id:)`, so listed here to be part of the schema.
     types=[District, School, Cohort],
     extensions=[lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH), ErrorCodes],

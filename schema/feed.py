@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Self
 
@@ -9,6 +10,7 @@ import strawberry
 from strawberry import relay
 
 from feed.store import FeedEntry
+from models.errors import BadInput
 from resolvers import users as user_resolvers
 from resolvers.feed import feed_cursor
 from resolvers.ids import encode_id
@@ -70,4 +72,25 @@ class FeedItem(relay.Node):
 
 @strawberry.type
 class FeedItemConnection(relay.Connection[FeedItem]):
+    pass
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="The district's feed live: the items after `after` (a cursor from a feed "
+        "item), then each new item once, in order. Over graphql-transport-ws at /graphql."
+    )
+    async def news_feed(
+        self, info: Info, after: str | None = None
+    ) -> AsyncGenerator[FeedItem, None]:
+        # app/ws.py serves this field itself, rendering each item once per distinct
+        # selection for all its subscribers; this resolver is never entered from there.
+        raise NotServedHere(
+            "Subscribe to newsFeed over the graphql-transport-ws websocket at /graphql."
+        )
+        yield  # pragma: no cover - makes this an async generator for Strawberry
+
+
+class NotServedHere(BadInput):
     pass

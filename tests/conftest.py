@@ -12,6 +12,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -109,15 +110,20 @@ def pytest_report_header(config: Any) -> list[str]:
     ]
 
 
-@pytest.fixture(scope="session")
-async def server(database_url: str, broadcast_url: str) -> AsyncIterator[RunningServer]:
-    """The real ASGI app under uvicorn on a loopback port, for HTTP and websocket tests."""
-    settings = Settings(
+def settings_for_tests(database_url: str, broadcast_url: str) -> Settings:
+    return Settings(
         env="test",
         database_url=database_url,
         broadcast_url=broadcast_url,
         jwt_secret="microcred-test-secret-0123456789abcdef",
+        # Short, so the init-timeout test is quick; still far above a real client's need.
+        ws_init_timeout=1.0,
     )
+
+
+@asynccontextmanager
+async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
+    """The real ASGI app under uvicorn on a loopback port, for HTTP and websocket tests."""
     app = create_app(settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -130,9 +136,17 @@ async def server(database_url: str, broadcast_url: str) -> AsyncIterator[Running
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
-    yield RunningServer(app=app, settings=settings, base_url=f"http://127.0.0.1:{port}")
-    uv.should_exit = True
-    await task
+    try:
+        yield RunningServer(app=app, settings=settings, base_url=f"http://127.0.0.1:{port}")
+    finally:
+        uv.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+async def server(database_url: str, broadcast_url: str) -> AsyncIterator[RunningServer]:
+    async with running_server(settings_for_tests(database_url, broadcast_url)) as running:
+        yield running
 
 
 @pytest.fixture

@@ -56,11 +56,10 @@ def production_settings(database_url: str) -> Settings:
 async def production(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(production_settings(database_url))
     transport = httpx.ASGITransport(app=app)
-    try:
+    # ASGITransport does not run the lifespan (which starts the feed broker): run it here.
+    async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=transport, base_url="http://prod") as client:
             yield client
-    finally:
-        await app.state.db.dispose()
 
 
 async def test_graphiql_is_not_served_in_production(production: httpx.AsyncClient) -> None:
