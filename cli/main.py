@@ -176,6 +176,24 @@ def demo() -> None:
     click.echo(_run(load_demo(get_settings().database_url, echo=lambda m: click.echo(m, err=True))))
 
 
+@main.command(help="Fill the database with a synthetic, realistic dataset for benchmarks.")
+@click.option("--users", required=True, type=click.IntRange(min=1), help="Users in all.")
+@click.option("--districts", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--modules", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=1, show_default=True, type=int)
+def synth(users: int, districts: int, modules: int, seed: int) -> None:
+    from cli.synth import SynthError, SynthOptions, run_synth
+
+    options = SynthOptions(users=users, districts=districts, modules=modules, seed=seed)
+    try:
+        line = run_synth(
+            get_settings().database_url, options, echo=lambda m: click.echo(m, err=True)
+        )
+    except SynthError as exc:
+        _fail(str(exc))
+    click.echo(line)
+
+
 @main.group(help="Comparison Stats maintenance.")
 def stats() -> None:
     pass
