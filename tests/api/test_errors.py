@@ -262,3 +262,22 @@ async def test_every_error_has_a_code(
     for error in errors:
         assert error["extensions"]["code"] in CODES, error
     assert errors[0]["extensions"]["code"] == code, errors
+
+
+async def test_malformed_http_requests_get_a_json_error_with_a_code(api: Api) -> None:
+    cases = [
+        await api.client.post(
+            "/graphql", content=b"{not json", headers={"Content-Type": "application/json"}
+        ),
+        await api.client.post("/graphql", json={"variables": {}}),
+        await api.client.get(
+            "/graphql",
+            params={"query": "mutation { recordLogin { key } }"},
+            headers={"Accept": "application/json"},
+        ),
+    ]
+    for response in cases:
+        assert 400 <= response.status_code < 500, response.text
+        body = response.json()
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+        assert body["errors"][0]["message"]
