@@ -24,7 +24,15 @@ def encode_cursor(kind: str, *values: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(kind: str, cursor: str | None, arity: int) -> list[Any] | None:
+def _is(value: Any, type_: type) -> bool:
+    return isinstance(value, type_) and not (type_ is int and isinstance(value, bool))
+
+
+def decode_cursor(
+    kind: str, cursor: str | None, arity: int, types: tuple[type, ...] | None = None
+) -> list[Any] | None:
+    """The values of a cursor of `kind`; with `types`, each value must be of its type (a
+    forged cursor is an input error, never a crash)."""
     if cursor is None:
         return None
     try:
@@ -32,6 +40,11 @@ def decode_cursor(kind: str, cursor: str | None, arity: int) -> list[Any] | None
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         data = None
-    if not isinstance(data, list) or len(data) != arity + 1 or data[0] != kind:
+    if (
+        not isinstance(data, list)
+        or len(data) != arity + 1
+        or data[0] != kind
+        or (types is not None and not all(map(_is, data[1:], types)))
+    ):
         raise BadInput("after is not a cursor of this list; pass an endCursor it returned.")
     return data[1:]

@@ -20,7 +20,7 @@ from models.tables import Membership, Module, ModuleStatus, User
 from resolvers.context import Context
 from resolvers.ids import decode_id
 from resolvers.pagination import check_first, decode_cursor, encode_cursor
-from resolvers.stats import ScopeRef, group_kind, modules_for
+from resolvers.stats import ScopeRef, modules_for
 
 CURSOR_KIND = "results"
 
@@ -91,7 +91,7 @@ async def check_request(
         module_id=module_pk,
     )
     row = read.scopes.get(scope.scope_id)
-    if row is None or (scope.group_id is not None and row.kind is not group_kind(scope.kind)):
+    if row is None or not scope.names(row, viewer.district_id):
         raise NotFound(f"No {scope.kind.value.lower()} with that ID exists.")
     if not permissions.can_view_individual_results(
         viewer, is_district_scope=scope.group_id is None, roles_in_group=row.viewer_roles
@@ -170,7 +170,7 @@ async def individual_results(
     after: str | None,
 ) -> ResultsPage:
     size = check_first(first, 50)
-    position = decode_cursor(CURSOR_KIND, after, 2)
+    position = decode_cursor(CURSOR_KIND, after, 2, types=(str, int))
     async with ctx.db.read() as session:
         req = await check_request(ctx, session, scope, module_gid, level, filters)
         base = results_query(req)

@@ -50,7 +50,7 @@ async def review_queue(ctx: Context, first: int | None, after: str | None) -> Su
     if not isinstance(viewer, UserViewer):
         raise Forbidden("The review queue belongs to reviewers; integrations cannot review.")
     size = check_first(first, 50)
-    position = decode_cursor(CURSOR_KIND, after, 1)
+    position = decode_cursor(CURSOR_KIND, after, 1, types=(int,))
     base = _queue(viewer)
     page_query = base.order_by(Submission.id).limit(size + 1)
     if position is not None:

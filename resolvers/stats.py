@@ -34,10 +34,19 @@ class ScopeRef:
 
     kind: ScopeKind
     group_id: int | None = None
+    # The District ID a client may pass with a DISTRICT scope: it must be the viewer's.
+    district_pk: int | None = None
 
     @property
     def scope_id(self) -> int:
         return DISTRICT_SCOPE if self.group_id is None else self.group_id
+
+    def names(self, row: ScopeRow, district_id: int) -> bool:
+        """Whether `row` (read for scope_id) is this scope of the viewer's district. A group of
+        another kind, or another district's ID, reads like an ID that does not exist."""
+        if self.group_id is None:
+            return self.district_pk is None or self.district_pk == district_id
+        return row.kind is group_kind(self.kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +73,9 @@ class ComparisonView:
 
 def parse_scope(kind: ScopeKind, global_id: str | None) -> ScopeRef:
     if kind is ScopeKind.DISTRICT:
-        if global_id is not None:
-            decode_id(global_id, "District", arg="scope.id")
-        return ScopeRef(kind)
+        if global_id is None:
+            return ScopeRef(kind)
+        return ScopeRef(kind, district_pk=decode_id(global_id, "District", arg="scope.id")[1])
     if global_id is None:
         raise BadInput(f"scope.id is required for a {kind.value} scope.")
     expected = "School" if kind is ScopeKind.SCHOOL else "Cohort"
@@ -174,7 +183,7 @@ async def scope_table(
             module_id=module_pk,
         )
     row = read.scopes.get(scope.scope_id)
-    if row is None or (scope.group_id is not None and row.kind is not group_kind(scope.kind)):
+    if row is None or not scope.names(row, viewer.district_id):
         raise NotFound(f"No {scope.kind.value.lower()} with that ID exists.")
     ensure_can_read_scope(viewer, row)
     modules = {e.module.id: e.module for e in catalog}

@@ -13,15 +13,13 @@ from feed.store import FeedEntry
 from models.errors import BadInput
 from resolvers import users as user_resolvers
 from resolvers.feed import feed_cursor
-from resolvers.ids import encode_id
 from schema.enums import CertificationMethod, FeedItemKind, Level
 from schema.info import Info
 from schema.types import Module
 
 
-@strawberry.type(description="Who earned a feed item (public within the district).")
+@strawberry.type(description="Who earned a feed item: their key and name, public in the district.")
 class FeedUser:
-    id: strawberry.ID
     key: str
     name: str
 
@@ -58,9 +56,7 @@ class FeedItem(relay.Node):
             cursor=feed_cursor(e),
             kind=e.kind,
             created_at=e.created_at,
-            user=FeedUser(
-                id=strawberry.ID(encode_id("User", e.user_id)), key=e.user_key, name=e.user_name
-            ),
+            user=FeedUser(key=e.user_key, name=e.user_name),
             certification=FeedCertification(
                 level=e.level,
                 earned_by=e.earned_by,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import event, select
 from starlette.applications import Starlette
 
 from auth.tokens import mint_integration_token, mint_user_token
@@ -222,3 +225,25 @@ def world() -> dict[str, Any]:
             "goals": [{"district": "d1", "module": "m2"}],
         }
     )
+
+
+@contextmanager
+def counting_statements(api: Api) -> Iterator[list[str]]:
+    """The statements the server runs for the requests made inside the block. The server's
+    background tasks (the feed relay, the hub's sweeper) use the same engine at their own
+    pace; they were started before the block, so statements of those tasks are left out."""
+    statements: list[str] = []
+    engine = api.server.app.state.db.engine.sync_engine
+    background = asyncio.all_tasks()
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if asyncio.current_task() in background:
+            return
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

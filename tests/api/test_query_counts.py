@@ -3,32 +3,10 @@ number of modules, because every relationship is loaded by a batched loader."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import event
-
-from tests.support import Api, world
+from tests.support import Api, counting_statements, world
 
 DASHBOARD = """{ me { badges { module { pages { id } } }
   certifications { module { key } } } }"""
-
-
-@contextmanager
-def counting_statements(api: Api) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = api.server.app.state.db.engine.sync_engine
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
-            statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def _with_modules(n: int) -> dict:
