@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route
+from starlette.websockets import WebSocket
 
 from app.exports import individual_results_csv, stats_csv
 from app.graphql import MicrocredGraphQL
@@ -91,7 +93,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", websocket_endpoint),
             Route("/export/stats.csv", stats_csv),
             Route("/export/individual-results.csv", individual_results_csv),
             Route("/healthz", healthz),
@@ -101,7 +102,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.db = db
     app.state.settings = settings
+    _serve_feed_sockets_directly(app)
     return app
+
+
+def _serve_feed_sockets_directly(app: Starlette) -> None:
+    """Hand websockets at /graphql to app.ws before Starlette's middleware and router.
+
+    Thousands of feed sockets stay open, each holding the coroutine frames of every layer it
+    went through for its whole life; skipping the layers it does not use (error pages, routing)
+    keeps an idle subscriber small. Everything else goes through Starlette as usual.
+    """
+    inner = app.build_middleware_stack()
+
+    async def dispatch(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket" and scope["path"] == "/graphql":
+            await websocket_endpoint(WebSocket(scope, receive=receive, send=send))
+        else:
+            await inner(scope, receive, send)
+
+    app.middleware_stack = dispatch
 
 
 def _catch_up(hub: FeedHub):

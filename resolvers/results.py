@@ -10,17 +10,15 @@ from typing import Any
 from sqlalchemy import Select, and_, func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dataloaders import stats as stats_reads
 from models.db import Database
 from models.enums import CertificationStatus, Level, MembershipRole, StatsInclusion
-from models.errors import Forbidden, NotFound
+from models.errors import Forbidden
 from models.rules import permissions
-from models.rules.permissions import IntegrationViewer, UserViewer
+from models.rules.permissions import IntegrationViewer
 from models.tables import Membership, Module, ModuleStatus, User
 from resolvers.context import Context
-from resolvers.ids import decode_id
 from resolvers.pagination import check_first, decode_cursor, encode_cursor
-from resolvers.stats import ScopeRef, modules_for
+from resolvers.stats import ScopeRef, read_scope
 
 CURSOR_KIND = "results"
 
@@ -78,21 +76,9 @@ async def check_request(
     filters: Sequence[ResultFilter] | None,
 ) -> ResultsRequest:
     viewer = ctx.require_viewer()
-    module_pk = decode_id(module_gid, "Module", arg="moduleId")[1]
-    catalog = await stats_reads.catalog(session, viewer.district_id)
-    module, _ = modules_for(catalog, module_pk, level)
+    found = await read_scope(ctx, session, scope, module_gid, level)
+    row, module = found.row, found.module
     assert module is not None
-    read = await stats_reads.scopes(
-        session,
-        viewer.district_id,
-        level,
-        viewer_id=viewer.user_id if isinstance(viewer, UserViewer) else None,
-        group_ids=[] if scope.group_id is None else [scope.group_id],
-        module_id=module_pk,
-    )
-    row = read.scopes.get(scope.scope_id)
-    if row is None or not scope.names(row, viewer.district_id):
-        raise NotFound(f"No {scope.kind.value.lower()} with that ID exists.")
     if not permissions.can_view_individual_results(
         viewer, is_district_scope=scope.group_id is None, roles_in_group=row.viewer_roles
     ):
@@ -105,7 +91,7 @@ async def check_request(
     return ResultsRequest(
         district_id=viewer.district_id,
         scope=scope,
-        scope_name=read.district_name if row.kind is None else (row.name or ""),
+        scope_name=found.district_name if row.kind is None else (row.name or ""),
         module=module,
         level=level,
         filters=frozenset(filters or ()),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from dataloaders import stats as stats_reads
 from dataloaders.stats import CatalogEntry, ScopeRow
 from models.enums import GroupKind, Level
@@ -165,33 +167,55 @@ class ScopeTable:
     per_module: list[tuple[Module, ScopeView]]
 
 
+@dataclass(frozen=True, slots=True)
+class ScopeRead:
+    """One scope of the viewer's district, read for a module filter and a level."""
+
+    catalog: list[CatalogEntry]
+    module: Module | None
+    module_ids: list[int]
+    district_name: str
+    row: ScopeRow
+
+
+async def read_scope(
+    ctx: Context, session: AsyncSession, scope: ScopeRef, module_gid: str | None, level: Level
+) -> ScopeRead:
+    """The catalog, the module filter and the scope's counters, in two statements; NOT_FOUND
+    for a group (or district ID) that is not the viewer's district's."""
+    viewer = ctx.require_viewer()
+    module_pk = None if module_gid is None else decode_id(module_gid, "Module", arg="moduleId")[1]
+    catalog = await stats_reads.catalog(session, viewer.district_id)
+    module, module_ids = modules_for(catalog, module_pk, level)
+    read = await stats_reads.scopes(
+        session,
+        viewer.district_id,
+        level,
+        viewer_id=viewer.user_id if isinstance(viewer, UserViewer) else None,
+        group_ids=[] if scope.group_id is None else [scope.group_id],
+        module_id=module_pk,
+    )
+    row = read.scopes.get(scope.scope_id)
+    if row is None or not scope.names(row, viewer.district_id):
+        raise NotFound(f"No {scope.kind.value.lower()} with that ID exists.")
+    return ScopeRead(catalog, module, module_ids, read.district_name, row)
+
+
 async def scope_table(
     ctx: Context, scope: ScopeRef, module_gid: str | None, level: Level
 ) -> ScopeTable:
     """One scope's stats for one module, or for all modules with the level (and each)."""
     viewer = ctx.require_viewer()
-    module_pk = None if module_gid is None else decode_id(module_gid, "Module", arg="moduleId")[1]
     async with ctx.db.read() as session:
-        catalog = await stats_reads.catalog(session, viewer.district_id)
-        module, module_ids = modules_for(catalog, module_pk, level)
-        read = await stats_reads.scopes(
-            session,
-            viewer.district_id,
-            level,
-            viewer_id=viewer.user_id if isinstance(viewer, UserViewer) else None,
-            group_ids=[] if scope.group_id is None else [scope.group_id],
-            module_id=module_pk,
-        )
-    row = read.scopes.get(scope.scope_id)
-    if row is None or not scope.names(row, viewer.district_id):
-        raise NotFound(f"No {scope.kind.value.lower()} with that ID exists.")
+        found = await read_scope(ctx, session, scope, module_gid, level)
+    row, module_ids, district_name = found.row, found.module_ids, found.district_name
     ensure_can_read_scope(viewer, row)
-    modules = {e.module.id: e.module for e in catalog}
+    modules = {e.module.id: e.module for e in found.catalog}
     return ScopeTable(
-        overall=_view(viewer, row, viewer.district_id, read.district_name, module_ids),
-        module=module,
+        overall=_view(viewer, row, viewer.district_id, district_name, module_ids),
+        module=found.module,
         per_module=[
-            (modules[m], _view(viewer, row, viewer.district_id, read.district_name, [m]))
+            (modules[m], _view(viewer, row, viewer.district_id, district_name, [m]))
             for m in module_ids
         ],
     )
