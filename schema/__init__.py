@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import QueryDepthLimiter
+from strawberry.extensions import QueryDepthLimiter, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import ErrorCodes
@@ -27,7 +27,14 @@ schema = MicrocredSchema(
     subscription=Subscription,
     # Reachable only through `node(id:)`, so listed here to be part of the schema.
     types=[District, School, Cohort],
-    extensions=[lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH), ErrorCodes],
+    extensions=[
+        # First, so that it shapes the errors of everything after it.
+        ErrorCodes,
+        # Dashboards send the same few documents over and over: validate each once. (Not
+        # ParserCache: it raises syntax errors from its hook, past ErrorCodes' shaping.)
+        lambda: ValidationCache(maxsize=512),
+        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
+    ],
     config=StrawberryConfig(auto_camel_case=True),
 )
 

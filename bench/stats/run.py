@@ -116,26 +116,36 @@ def counters_sql(one_module: bool, ph: Callable[[int], str]) -> str:
 
 
 async def measure(
-    call: Callable[[int], Awaitable[Any]], requests: int, concurrency: int
+    call: Callable[[int], Awaitable[Any]], requests: int, concurrency: int, budget_s: float = 20.0
 ) -> dict[str, float]:
-    """Latency one request at a time, then throughput with `concurrency` clients."""
-    for i in range(min(20, requests)):
+    """Latency one request at a time, then throughput with `concurrency` clients. Each phase
+    stops after `requests` calls or `budget_s` seconds, whichever comes first (a slow floor at
+    1M users would otherwise take hours); at least 5 calls are always made."""
+    for i in range(min(5, requests)):
         await call(i)
-    samples = []
+    samples: list[float] = []
+    deadline = time.perf_counter() + budget_s
     for i in range(requests):
         started = time.perf_counter()
         await call(i)
         samples.append(time.perf_counter() - started)
+        if time.perf_counter() > deadline and len(samples) >= 5:
+            break
     result = summary(samples)
-    counter = iter(range(requests * 2))
+    done = 0
+    deadline = time.perf_counter() + budget_s
 
-    async def worker() -> None:
-        for i in counter:
+    async def worker(offset: int) -> None:
+        nonlocal done
+        i = offset
+        while done < requests * 2 and (time.perf_counter() < deadline or done < 5):
             await call(i)
+            done += 1
+            i += concurrency
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    result["throughput_rps"] = round(requests * 2 / (time.perf_counter() - started), 1)
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    result["throughput_rps"] = round(done / (time.perf_counter() - started), 2)
     return result
 
 
