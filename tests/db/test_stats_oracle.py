@@ -25,7 +25,7 @@ loop"). The database is the session's (`database_url`): every example deletes al
 seeds the world again; the fixture wipes it before and after.
 
 MICROCRED_ORACLE_EXAMPLES (default 200) sets the number of examples, MICROCRED_ORACLE_STEPS
-(default 15) the most steps per example.
+(default 20) the most steps per example.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ T = TypeVar("T")
 OUTCOMES: Counter[str] = Counter()
 
 EXAMPLES = int(os.environ.get("MICROCRED_ORACLE_EXAMPLES", "200"))
-STEPS = int(os.environ.get("MICROCRED_ORACLE_STEPS", "15"))
+STEPS = int(os.environ.get("MICROCRED_ORACLE_STEPS", "20"))
 
 ORACLE_SETTINGS = settings(
     max_examples=EXAMPLES,
