@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import jwt
 import structlog
 from graphql import (
     DocumentNode,
@@ -44,12 +45,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from auth.tokens import InvalidToken, bearer_token
 from auth.viewer import viewer_for_token
+from dataloaders.loaders import build_loaders
 from feed.hub import FeedHub, ResyncNeeded
 from feed.store import FeedEntry
 from models.errors import DomainError
 from models.rules import permissions
 from models.rules.permissions import IntegrationScope, IntegrationViewer, UserViewer
-from resolvers.context import build_context
+from resolvers.context import Context, build_context
 from resolvers.feed import ResyncRequired, position_of
 from schema import schema
 from schema.errors import shape_error
@@ -134,11 +136,16 @@ class Renderer:
         document, _ = _parse_and_validate(key.document)
         assert document is not None
         variables = json.loads(key.variables)
-        context = await build_context(self.state.db, self.state.settings, None)
-        context.viewer = IntegrationViewer(
+        # Rendering reads only what any reader of this district's feed may see.
+        viewer = IntegrationViewer(
             "feed-renderer", key.district_id, frozenset({IntegrationScope.STATS_READ})
         )
-        context.fresh_loaders()
+        context = Context(
+            db=self.state.db,
+            settings=self.state.settings,
+            viewer=viewer,
+            loaders=build_loaders(self.state.db, key.district_id),
+        )
         payloads = []
         for entry in entries:
             result = graphql_execute(
@@ -421,16 +428,23 @@ class Connection:
     async def _execute_once(
         self, sub_id: str, query: str, variables: dict[str, Any], payload: dict[str, Any]
     ) -> None:
-        # A context per operation, as over HTTP: fresh loaders, the viewer re-read.
-        context = await build_context(
-            self.state.db, self.state.settings, f"Bearer {self.token}", self.state.publisher
-        )
-        result = await schema.execute(
-            query,
-            variable_values=variables,
-            context_value=context,
-            operation_name=payload.get("operationName"),
-        )
+        try:
+            # A context per operation, as over HTTP: fresh loaders, the viewer re-read.
+            context = await build_context(
+                self.state.db, self.state.settings, f"Bearer {self.token}", self.state.publisher
+            )
+            result = await schema.execute(
+                query,
+                variable_values=variables,
+                context_value=context,
+                operation_name=payload.get("operationName"),
+            )
+        except Exception:  # this runs in its own task: say what failed, never drop it
+            log.exception("An operation over the websocket failed")
+            self._error(
+                sub_id, [{"message": "Internal server error.", "extensions": {"code": "INTERNAL"}}]
+            )
+            return
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [e.formatted for e in result.errors]
@@ -459,8 +473,6 @@ def _argument(field: FieldNode, name: str, variables: dict[str, Any]) -> Any:
 
 
 def _expiry(token: str) -> float | None:
-    import jwt
-
     exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
     return float(exp) if exp is not None else None
 

@@ -102,16 +102,19 @@ class FeedHub:
             if not group.subscribers:
                 async with self.db.read() as session:
                     group.position = await store.last_position(session, sub.district_id)
-            if after is None:
-                sub.cursor = group.position
-            else:
-                if after > group.position:
-                    raise ResyncNeeded("the cursor is ahead of this district's feed")
-                if group.position - after > REPLAY_LIMIT:
-                    raise ResyncNeeded("the cursor is too far behind to replay")
-                sub.cursor = after
-                await self._replay(group, sub)
+            if after is not None and after > group.position:
+                self._forget_if_empty(group)
+                raise ResyncNeeded("the cursor is ahead of this district's feed")
+            if after is not None and group.position - after > REPLAY_LIMIT:
+                self._forget_if_empty(group)
+                raise ResyncNeeded("the cursor is too far behind to replay")
+            sub.cursor = group.position if after is None else after
+            await self._replay(group, sub)
             group.subscribers.add(sub)
+
+    def _forget_if_empty(self, group: DistrictGroup) -> None:
+        if not group.subscribers:
+            self.groups.pop(group.district_id, None)
 
     def unsubscribe(self, sub: Subscriber) -> None:
         group = self.groups.get(sub.district_id)

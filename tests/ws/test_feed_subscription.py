@@ -135,6 +135,7 @@ async def test_a_cursor_the_server_cannot_serve_is_resync_required(api: Api) -> 
         await client.subscribe("2", after="WyJmZWVkIiwyLDBd")  # another district's cursor
         message = await client.receive()
         assert message["payload"][0]["extensions"]["code"] == "RESYNC_REQUIRED"
+        assert not api.server.app.state.hub.groups  # a refused resume leaves nothing behind
 
 
 async def test_ping_pong_and_queries_over_the_socket(api: Api) -> None:
