@@ -39,12 +39,6 @@ class Context:
             )
         return self.viewer
 
-    def fresh_loaders(self) -> None:
-        """Loaders cache for one request; a long-lived (websocket) context renews them."""
-        self.loaders = build_loaders(self.db, self.viewer.district_id if self.viewer else None)
-        if self.viewer_row is not None:
-            self.loaders.user_by_id.prime(self.viewer_row.id, self.viewer_row)
-
 
 async def build_context(
     db: Database,
@@ -61,14 +55,16 @@ async def build_context(
             viewer, row = await viewer_for_token(db, settings.jwt_secret, token)
     except InvalidToken as exc:
         problem = str(exc)
-    context = Context(
+    # Loaders cache for one request (a websocket builds a context per operation).
+    loaders = build_loaders(db, viewer.district_id if viewer else None)
+    if row is not None:
+        loaders.user_by_id.prime(row.id, row)
+    return Context(
         db=db,
         settings=settings,
         viewer=viewer,
-        loaders=build_loaders(db, None),
+        loaders=loaders,
         auth_problem=problem,
         viewer_row=row,
         publisher=publisher,
     )
-    context.fresh_loaders()
-    return context
