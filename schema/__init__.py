@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import QueryDepthLimiter, ValidationCache
+from strawberry.extensions import AddValidationRules, ValidationCache
+from strawberry.extensions.query_depth_limiter import create_validator
 from strawberry.schema.config import StrawberryConfig
 
+from schema.caching import MAX_CACHED_DOCUMENTS, ParseOnce
 from schema.errors import ErrorCodes
 from schema.feed import Subscription
 from schema.mutation import Mutation
@@ -13,6 +15,9 @@ from schema.query import Query
 from schema.types import Cohort, District, School
 
 MAX_QUERY_DEPTH = 12
+# Built once: ValidationCache keys on the rules too, and QueryDepthLimiter made per request
+# would create a new rule class every time, so nothing would ever be found in the cache.
+DEPTH_RULE = create_validator(MAX_QUERY_DEPTH, None, None)
 
 
 class MicrocredSchema(strawberry.Schema):
@@ -30,10 +35,10 @@ schema = MicrocredSchema(
     extensions=[
         # First, so that it shapes the errors of everything after it.
         ErrorCodes,
-        # Dashboards send the same few documents over and over: validate each once. (Not
-        # ParserCache: it raises syntax errors from its hook, past ErrorCodes' shaping.)
-        lambda: ValidationCache(maxsize=512),
-        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
+        # Dashboards send the same few documents over and over: parse and validate each once.
+        ParseOnce,
+        lambda: ValidationCache(maxsize=MAX_CACHED_DOCUMENTS),
+        lambda: AddValidationRules([DEPTH_RULE]),
     ],
     config=StrawberryConfig(auto_camel_case=True),
 )

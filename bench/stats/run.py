@@ -60,6 +60,12 @@ COUNTED = (
 )
 
 
+def _uses(param: str) -> str:
+    """A true condition that still takes the module parameter, so every variant of a floor
+    accepts the same arguments (typed, for PostgreSQL)."""
+    return f"CAST({param} AS INTEGER) = CAST({param} AS INTEGER)"
+
+
 def naive_sql(one_module: bool, ph: Callable[[int], str]) -> str:
     """Scopes' populations and counts plus the viewer's statuses, from the raw tables."""
     d, v, lvl, m = ph(1), ph(2), ph(3), ph(4)
@@ -69,7 +75,7 @@ def naive_sql(one_module: bool, ph: Callable[[int], str]) -> str:
         else (
             f"AND ms.module_id IN (SELECT mo.id FROM modules mo WHERE (mo.district_id IS NULL OR "
             f"mo.district_id = {d}) AND ({lvl} = 'LITERACY' OR EXISTS (SELECT 1 FROM pages p "
-            f"WHERE p.module_id = mo.id AND p.level = 'FLUENCY')))"
+            f"WHERE p.module_id = mo.id AND p.level = 'FLUENCY'))) AND {_uses(m)}"
         )
     )
     return f"""
@@ -102,7 +108,9 @@ def counters_sql(one_module: bool, ph: Callable[[int], str]) -> str:
         f"(SELECT 0 UNION ALL SELECT group_id FROM memberships "
         f"WHERE district_id = {d} AND user_id = {v})"
     )
-    module_filter = f"AND module_id = {m}" if one_module else f"AND {m} = {m}"
+    module_filter = (
+        f"AND module_id = {m}" if one_module else f"AND CAST({m} AS INTEGER) = CAST({m} AS INTEGER)"
+    )
     return f"""
     SELECT scope_id, NULL, counted, NULL FROM stats_populations
       WHERE district_id = {d} AND scope_id IN {scopes}
@@ -110,7 +118,7 @@ def counters_sql(one_module: bool, ph: Callable[[int], str]) -> str:
     SELECT scope_id, module_id, in_progress, complete FROM stats_counts
       WHERE district_id = {d} AND level = {lvl} AND scope_id IN {scopes} {module_filter}
     UNION ALL
-    SELECT -1, module_id, NULL, status FROM module_statuses
+    SELECT -1, module_id, CASE status WHEN 'COMPLETE' THEN 2 ELSE 1 END, NULL FROM module_statuses
       WHERE district_id = {d} AND user_id = {v} AND level = {lvl} {module_filter}
     """
 
