@@ -61,7 +61,6 @@ log = structlog.get_logger("microcred.ws")
 
 PROTOCOL = "graphql-transport-ws"
 SLOW_SUBSCRIBER = 4499
-QUEUE_LIMIT = 1_000
 
 
 @lru_cache(maxsize=512)
@@ -235,7 +234,7 @@ class Connection:
         """Queue a frame; a subscriber too far behind is closed so it slows nobody else."""
         if self.closing:
             return False
-        if len(self.outbox) >= QUEUE_LIMIT:
+        if len(self.outbox) >= self.state.settings.ws_queue_limit:
             self._close_soon(SLOW_SUBSCRIBER, "Too far behind; resume from your last cursor")
             return False
         self.outbox.append(frame)

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     # Websocket clients must send connection_init within this many seconds (the
     # graphql-ws reference server uses 3 s; Strawberry's default of 60 s is too loose).
     ws_init_timeout: float = 3.0
+    # Frames a feed socket may have waiting before it is closed as too slow (code 4499).
+    ws_queue_limit: int = 1000
     # Browser origins allowed to open the websocket; empty means same-origin only.
     allowed_origins: list[str] = []
 
