@@ -37,6 +37,16 @@ class SubmissionConnection(relay.Connection[Submission]):
     total_count: int
 
 
+def page_info(cursors: list[str], has_next: bool, after: str | None) -> relay.PageInfo:
+    """The page info of a forward-paginated connection (first/after)."""
+    return relay.PageInfo(
+        has_next_page=has_next,
+        has_previous_page=after is not None,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
+
+
 _NODE_MAPPERS = {
     "District": District.from_row,
     "School": Group.from_row,
@@ -82,12 +92,7 @@ class Query:
                 relay.Edge(node=Submission.from_row(r), cursor=c)
                 for r, c in zip(page.rows, page.cursors, strict=True)
             ],
-            page_info=relay.PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=after is not None,
-                start_cursor=page.cursors[0] if page.cursors else None,
-                end_cursor=page.cursors[-1] if page.cursors else None,
-            ),
+            page_info=page_info(page.cursors, page.has_next, after),
             total_count=page.total,
         )
 
@@ -138,12 +143,7 @@ class Query:
                 )
                 for r, c in zip(page.rows, page.cursors, strict=True)
             ],
-            page_info=relay.PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=after is not None,
-                start_cursor=page.cursors[0] if page.cursors else None,
-                end_cursor=page.cursors[-1] if page.cursors else None,
-            ),
+            page_info=page_info(page.cursors, page.has_next, after),
             total_count=page.total,
         )
 
@@ -158,10 +158,5 @@ class Query:
         items = [FeedItem.from_entry(e) for e in page.entries]
         return FeedItemConnection(
             edges=[relay.Edge(node=i, cursor=i.cursor) for i in items],
-            page_info=relay.PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=after is not None,
-                start_cursor=items[0].cursor if items else None,
-                end_cursor=items[-1].cursor if items else None,
-            ),
+            page_info=page_info([i.cursor for i in items], page.has_next, after),
         )
