@@ -56,9 +56,24 @@ async def _reachable(host: str, port: int) -> bool:
     return True
 
 
+# Tasks running before a test belong to others (e.g. the shared test server's own broker,
+# which is a supervised Redis backend when the suite runs against Redis): not this test's.
+_PREEXISTING: set[asyncio.Task[Any]] = set()
+
+
+@pytest.fixture(autouse=True)
+async def others_tasks() -> AsyncIterator[None]:
+    _PREEXISTING.clear()
+    _PREEXISTING.update(asyncio.all_tasks())
+    yield
+
+
 def _feed_tasks() -> list[asyncio.Task[Any]]:
+    """The test's own feed-broker tasks that are still running."""
     return [
-        t for t in asyncio.all_tasks() if t.get_name().startswith("microcred.feed") and not t.done()
+        t
+        for t in asyncio.all_tasks()
+        if t not in _PREEXISTING and t.get_name().startswith("microcred.feed") and not t.done()
     ]
 
 
