@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -81,6 +82,15 @@ class ReviewOutcome:
     refresh: ModuleRefresh
 
 
+def _of(user: User, module_id: int, model: Any) -> tuple[Any, ...]:
+    """The rows of one learner on one module, in a table keyed by district, user, module."""
+    return (
+        model.district_id == user.district_id,
+        model.user_id == user.id,
+        model.module_id == module_id,
+    )
+
+
 async def refresh_user_module(
     session: AsyncSession, user: User, module_id: int, now: datetime | None = None
 ) -> ModuleRefresh:
@@ -91,7 +101,6 @@ async def refresh_user_module(
     ignored and earns nothing.
     """
     now = now or utcnow()
-    district_id = user.district_id
     pages = [
         status.PageInfo(id=p.id, level=p.level, requires_review=p.requires_review)
         for p in (
@@ -104,9 +113,7 @@ async def refresh_user_module(
         (
             await session.execute(
                 select(PageProgress.page_id, PageProgress.state).where(
-                    PageProgress.district_id == district_id,
-                    PageProgress.user_id == user.id,
-                    PageProgress.module_id == module_id,
+                    *_of(user, module_id, PageProgress),
                 )
             )
         ).all()
@@ -115,9 +122,7 @@ async def refresh_user_module(
         await session.execute(
             select(PreAssessmentResult.id)
             .where(
-                PreAssessmentResult.district_id == district_id,
-                PreAssessmentResult.user_id == user.id,
-                PreAssessmentResult.module_id == module_id,
+                *_of(user, module_id, PreAssessmentResult),
                 PreAssessmentResult.passed.is_(True),
             )
             .limit(1)
@@ -127,9 +132,7 @@ async def refresh_user_module(
         (
             await session.execute(
                 select(Certification.level).where(
-                    Certification.district_id == district_id,
-                    Certification.user_id == user.id,
-                    Certification.module_id == module_id,
+                    *_of(user, module_id, Certification),
                 )
             )
         ).scalars()
@@ -138,9 +141,7 @@ async def refresh_user_module(
         (
             await session.execute(
                 select(ModuleStatus.level, ModuleStatus.status).where(
-                    ModuleStatus.district_id == district_id,
-                    ModuleStatus.user_id == user.id,
-                    ModuleStatus.module_id == module_id,
+                    *_of(user, module_id, ModuleStatus),
                 )
             )
         ).all()
