@@ -11,10 +11,11 @@ from sqlalchemy import Select, and_, func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.db import Database
-from models.enums import CertificationStatus, Level, MembershipRole, StatsInclusion
+from models.enums import CertificationStatus, Level, MembershipRole
 from models.errors import Forbidden
 from models.rules import permissions
 from models.rules.permissions import IntegrationViewer
+from models.services.stats import included_clause
 from models.tables import Membership, Module, ModuleStatus, User
 from resolvers.context import Context
 from resolvers.pagination import check_first, decode_cursor, encode_cursor
@@ -57,14 +58,6 @@ class ResultsRequest:
     module: Module
     level: Level
     filters: frozenset[ResultFilter]
-
-
-def included_clause() -> Any:
-    """SQL twin of rules.counting.included (excluded users are never listed)."""
-    return or_(
-        User.stats_inclusion == StatsInclusion.INCLUDE,
-        and_(User.stats_inclusion == StatsInclusion.DEFAULT, User.dcf_access.is_(False)),
-    )
 
 
 async def check_request(

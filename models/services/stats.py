@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, case, delete, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,15 +24,17 @@ from models.services.common import upsert_insert
 from models.tables import Membership, ModuleStatus, StatsCount, StatsPopulation, User
 
 
-def counted_clause() -> object:
-    """SQL twin of rules.counting.counted; the oracle test holds the two together."""
-    return and_(
-        User.first_login_at.is_not(None),
-        or_(
-            User.stats_inclusion == StatsInclusion.INCLUDE,
-            and_(User.stats_inclusion == StatsInclusion.DEFAULT, User.dcf_access.is_(False)),
-        ),
+def included_clause() -> Any:
+    """SQL twin of rules.counting.included: excluded users are never counted or listed."""
+    return or_(
+        User.stats_inclusion == StatsInclusion.INCLUDE,
+        and_(User.stats_inclusion == StatsInclusion.DEFAULT, User.dcf_access.is_(False)),
     )
+
+
+def counted_clause() -> Any:
+    """SQL twin of rules.counting.counted; the oracle test holds the two together."""
+    return and_(User.first_login_at.is_not(None), included_clause())
 
 
 def is_counted(user: User) -> bool:
