@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -80,32 +80,36 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_file(file: Path) -> None:
     from models.errors import BadInput
-    from models.services.importer import parse_import
+    from models.services.importer import parse_import_json
 
     try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        _fail(f"{file} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
+        text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         _fail(f"{file} is not UTF-8 text")
     try:
-        parsed = parse_import(raw)
-        report = _run(_apply(parsed))
+        report = _run(_apply(parse_import_json(text)))
     except BadInput as exc:
         _fail(f"{file} was not imported; nothing changed.\n{exc.message}")
     click.echo(report.summary())
 
 
-async def _apply(parsed: Any) -> Any:
+@asynccontextmanager
+async def _database() -> AsyncIterator[Any]:
+    """The configured database for one command, disposed of when it is done."""
     from models.db import Database
-    from models.services.importer import apply_import
 
     db = Database(get_settings().database_url)
     try:
-        async with db.write() as session:
-            return await apply_import(session, parsed, on_progress=_progress_printer())
+        yield db
     finally:
         await db.dispose()
+
+
+async def _apply(parsed: Any) -> Any:
+    from models.services.importer import apply_import
+
+    async with _database() as db, db.write() as session:
+        return await apply_import(session, parsed, on_progress=_progress_printer())
 
 
 @main.command(help="Print a signed access token for a user, or for an integration.")
@@ -154,17 +158,12 @@ def token(
 async def _exists(kind: str, key: str) -> bool:
     from sqlalchemy import select
 
-    from models.db import Database
     from models.tables import District, User
 
     table = District if kind == "district" else User
-    db = Database(get_settings().database_url)
-    try:
-        async with db.read() as session:
-            found = await session.execute(select(table.id).where(table.key == key))
-            return found.first() is not None
-    finally:
-        await db.dispose()
+    async with _database() as db, db.read() as session:
+        found = await session.execute(select(table.id).where(table.key == key))
+        return found.first() is not None
 
 
 @main.command(help="Load a realistic demo district (idempotent).")
@@ -216,12 +215,10 @@ async def _verify(repair: bool, district_keys: tuple[str, ...]) -> int:
     """How many districts had drift."""
     from sqlalchemy import select
 
-    from models.db import Database
     from models.services import stats as stats_service
     from models.tables import District
 
-    db = Database(get_settings().database_url)
-    try:
+    async with _database() as db:
         async with db.read() as session:
             query = select(District.id, District.key).order_by(District.key)
             if district_keys:
@@ -260,8 +257,6 @@ async def _verify(repair: bool, district_keys: tuple[str, ...]) -> int:
             + (", repaired" if drifted and repair else "")
         )
         return drifted
-    finally:
-        await db.dispose()
 
 
 @main.command(help="Print the GraphQL schema (SDL).")
